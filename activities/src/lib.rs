@@ -1,0 +1,31 @@
+//! Courier's activities: every effect of the order saga on the world.
+//!
+//! Each module owns one bounded context and its Postgres schema (or its external provider), and
+//! implements the contracts of `courier_workflows::contracts` under their names. Every effect is
+//! idempotent, keyed by order id and step, because Temporal retries an activity after a timeout or
+//! a worker crash and it may already have happened.
+//!
+//! # Layout
+//! - [`stock`]: atomic reservation and release of menu items.
+//! - [`payment`]: charges through the payment provider's HTTP API (`payment_client`).
+//! - [`shop_board`]: hands paid orders to their shop.
+//! - [`dispatch`]: assigns riders, pays their delivery fee, releases them.
+//! - [`read_model`]: projects order views into the CQRS read model.
+//! - [`notifications`]: the log of SMS and emails owed to customers.
+//! - [`failure`]: which errors are worth a retry.
+
+pub mod dispatch;
+pub mod failure;
+pub mod notifications;
+pub mod payment;
+pub mod payment_client;
+pub mod read_model;
+pub mod shop_board;
+pub mod stock;
+
+use sqlx::PgPool;
+
+/// Runs Courier's database migrations (all contexts' schemas and the demo shops).
+pub async fn migrate(db: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
+    sqlx::migrate!("../migrations").run(db).await
+}

@@ -1,0 +1,81 @@
+//! Payment: charges the customer's card through the provider, once per order.
+
+use std::sync::Arc;
+
+use courier_workflows::contracts::{
+    ChargePayment, ChargeReceipt, ChargeRequest, PAYMENT_DECLINED, RefundPayment, RefundReceipt,
+    RefundRequest,
+};
+use temporalio_macros::activities;
+use temporalio_sdk::activities::{ActivityContext, ActivityError};
+
+use crate::failure::{non_retryable, retryable};
+use crate::payment_client::{PaymentClient, ProviderError};
+
+pub struct PaymentActivities {
+    pub provider: PaymentClient,
+}
+
+/// Maps a provider error to an activity failure: only a declined card is final.
+pub(crate) fn provider_failure(err: ProviderError) -> ActivityError {
+    match err {
+        ProviderError::Declined(message) => non_retryable(PAYMENT_DECLINED, message),
+        other @ ProviderError::Unavailable(_) => {
+            retryable("PaymentProviderUnavailable", other.to_string())
+        }
+        other @ ProviderError::Refused { .. } => {
+            retryable("PaymentProviderRefused", other.to_string())
+        }
+    }
+}
+
+#[activities]
+impl PaymentActivities {
+    /// Charges the order's total with the key `order-{id}-charge`: a retry after a lost answer gets
+    /// the same charge back from the provider instead of a second one.
+    #[activity(definition = ChargePayment)]
+    pub async fn charge_payment(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: ChargeRequest,
+    ) -> Result<ChargeReceipt, ActivityError> {
+        let charge = self
+            .provider
+            .charge(
+                &input.order_id.effect_key("charge"),
+                input.amount.minor,
+                input.amount.currency.code(),
+                input.card.expose(),
+                &input.description,
+                &input.order_id.to_string(),
+            )
+            .await
+            .map_err(provider_failure)?;
+        tracing::info!(order_id = %input.order_id, charge_id = %charge.id, "card charged");
+        Ok(ChargeReceipt {
+            charge_id: charge.id,
+        })
+    }
+
+    /// Refunds the order's charge with the key `order-{id}-refund`: refunded once, never twice.
+    #[activity(definition = RefundPayment)]
+    pub async fn refund_payment(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: RefundRequest,
+    ) -> Result<RefundReceipt, ActivityError> {
+        let refund = self
+            .provider
+            .refund(
+                &input.order_id.effect_key("refund"),
+                &input.charge_id,
+                input.amount.minor,
+            )
+            .await
+            .map_err(provider_failure)?;
+        tracing::info!(order_id = %input.order_id, refund_id = %refund.id, "charge refunded");
+        Ok(RefundReceipt {
+            refund_id: refund.id,
+        })
+    }
+}

@@ -1,0 +1,176 @@
+//! A typed client of the payment provider's card API (charges, refunds, payouts). Every call
+//! carries an idempotency key, so the provider performs each effect once however often it is sent.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// How to reach the provider. The secret key is never logged.
+#[derive(Clone)]
+pub struct PaymentProviderConfig {
+    pub base_url: String,
+    pub secret_key: String,
+    pub timeout: Duration,
+}
+
+impl std::fmt::Debug for PaymentProviderConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PaymentProviderConfig")
+            .field("base_url", &self.base_url)
+            .field("secret_key", &"[redacted]")
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderError {
+    /// The card was refused: a retry will not change the answer.
+    #[error("declined: {0}")]
+    Declined(String),
+    /// The provider could not be reached, timed out, or answered 5xx/409/429: worth a retry.
+    #[error("payment provider unavailable: {0}")]
+    Unavailable(String),
+    /// The provider refused the request itself (4xx): a bug on our side, retried so an operator
+    /// sees the attempts pile up rather than an order silently failing.
+    #[error("payment provider refused the request ({status}): {message}")]
+    Refused { status: u16, message: String },
+}
+
+#[derive(Debug, Serialize)]
+struct ChargeBody<'a> {
+    amount: i64,
+    currency: &'a str,
+    card_number: &'a str,
+    description: &'a str,
+    reference: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+struct RefundBody<'a> {
+    charge: &'a str,
+    amount: i64,
+}
+
+#[derive(Debug, Serialize)]
+struct PayoutBody<'a> {
+    amount: i64,
+    currency: &'a str,
+    destination: &'a str,
+    reference: &'a str,
+}
+
+/// What the provider answers for a charge, refund or payout it performed.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ProviderObject {
+    pub id: String,
+    pub status: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct ErrorEnvelope {
+    error: ErrorBody,
+}
+
+#[derive(Debug, Deserialize)]
+struct ErrorBody {
+    message: String,
+}
+
+#[derive(Clone)]
+pub struct PaymentClient {
+    http: reqwest::Client,
+    config: PaymentProviderConfig,
+}
+
+impl PaymentClient {
+    pub fn new(config: PaymentProviderConfig) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder().timeout(config.timeout).build()?;
+        Ok(Self { http, config })
+    }
+
+    pub async fn charge(
+        &self,
+        idempotency_key: &str,
+        amount: i64,
+        currency: &str,
+        card_number: &str,
+        description: &str,
+        reference: &str,
+    ) -> Result<ProviderObject, ProviderError> {
+        let body = ChargeBody {
+            amount,
+            currency,
+            card_number,
+            description,
+            reference,
+        };
+        self.post("/v1/charges", idempotency_key, &body).await
+    }
+
+    pub async fn refund(
+        &self,
+        idempotency_key: &str,
+        charge_id: &str,
+        amount: i64,
+    ) -> Result<ProviderObject, ProviderError> {
+        let body = RefundBody {
+            charge: charge_id,
+            amount,
+        };
+        self.post("/v1/refunds", idempotency_key, &body).await
+    }
+
+    pub async fn payout(
+        &self,
+        idempotency_key: &str,
+        amount: i64,
+        currency: &str,
+        destination: &str,
+        reference: &str,
+    ) -> Result<ProviderObject, ProviderError> {
+        let body = PayoutBody {
+            amount,
+            currency,
+            destination,
+            reference,
+        };
+        self.post("/v1/payouts", idempotency_key, &body).await
+    }
+
+    async fn post<B: Serialize>(
+        &self,
+        path: &str,
+        idempotency_key: &str,
+        body: &B,
+    ) -> Result<ProviderObject, ProviderError> {
+        let url = format!("{}{path}", self.config.base_url.trim_end_matches('/'));
+        let response = self
+            .http
+            .post(&url)
+            .bearer_auth(&self.config.secret_key)
+            .header("Idempotency-Key", idempotency_key)
+            .json(body)
+            .send()
+            .await
+            .map_err(|e| ProviderError::Unavailable(e.to_string()))?;
+        let status = response.status();
+        let text = response
+            .text()
+            .await
+            .map_err(|e| ProviderError::Unavailable(e.to_string()))?;
+        if status.is_success() {
+            return serde_json::from_str(&text)
+                .map_err(|e| ProviderError::Unavailable(format!("unreadable answer: {e}")));
+        }
+        let message = serde_json::from_str::<ErrorEnvelope>(&text)
+            .map(|e| e.error.message)
+            .unwrap_or(text);
+        Err(match status.as_u16() {
+            402 => ProviderError::Declined(message),
+            409 | 429 => ProviderError::Unavailable(message),
+            s if status.is_server_error() => ProviderError::Unavailable(format!("{s}: {message}")),
+            s => ProviderError::Refused { status: s, message },
+        })
+    }
+}

@@ -1,0 +1,38 @@
+//! Shop board: hands paid orders to their shop. Only a paid order ever reaches this step.
+
+use std::sync::Arc;
+
+use courier_workflows::contracts::{PostToShopBoard, ShopTicket};
+use sqlx::PgPool;
+use sqlx::types::Json;
+use temporalio_macros::activities;
+use temporalio_sdk::activities::{ActivityContext, ActivityError};
+
+pub struct ShopBoardActivities {
+    pub db: PgPool,
+}
+
+#[activities]
+impl ShopBoardActivities {
+    /// Posts the order's ticket to its shop; the ticket is keyed by order id, so a retry does not
+    /// show the shop the same order twice.
+    #[activity(definition = PostToShopBoard)]
+    pub async fn post_to_shop_board(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        ticket: ShopTicket,
+    ) -> Result<(), ActivityError> {
+        sqlx::query(
+            "INSERT INTO shop_board.tickets (order_id, shop_id, lines, total_minor, delivery_address) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (order_id) DO NOTHING",
+        )
+        .bind(ticket.order_id.uuid())
+        .bind(ticket.shop_id.as_str())
+        .bind(Json(&ticket.lines))
+        .bind(ticket.total_minor)
+        .bind(&ticket.delivery_address)
+        .execute(&self.db)
+        .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,45 @@
+//! Shops and menus, as customers browse them: the catalog joined with today's stock.
+
+use serde::Serialize;
+use sqlx::PgPool;
+
+#[derive(Debug, Serialize, sqlx::FromRow)]
+pub struct Shop {
+    pub shop_id: String,
+    pub name: String,
+    pub kind: String,
+    pub address: String,
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct MenuItem {
+    pub menu_item_id: String,
+    pub name: String,
+    pub price_minor: i64,
+    pub currency: String,
+    pub stock: i64,
+}
+
+pub async fn shops(db: &PgPool) -> Result<Vec<Shop>, sqlx::Error> {
+    sqlx::query_as("SELECT shop_id, name, kind, address FROM catalog.shops ORDER BY name")
+        .fetch_all(db)
+        .await
+}
+
+pub async fn shop(db: &PgPool, shop_id: &str) -> Result<Option<Shop>, sqlx::Error> {
+    sqlx::query_as("SELECT shop_id, name, kind, address FROM catalog.shops WHERE shop_id = $1")
+        .bind(shop_id)
+        .fetch_optional(db)
+        .await
+}
+
+pub async fn menu(db: &PgPool, shop_id: &str) -> Result<Vec<MenuItem>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT m.menu_item_id, m.name, m.price_minor, m.currency, COALESCE(l.on_hand, 0) AS stock \
+         FROM catalog.menu_items m LEFT JOIN stock.levels l USING (menu_item_id) \
+         WHERE m.shop_id = $1 ORDER BY m.position, m.menu_item_id",
+    )
+    .bind(shop_id)
+    .fetch_all(db)
+    .await
+}

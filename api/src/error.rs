@@ -1,0 +1,74 @@
+//! The API's one error type: every failure answers `{"error": {"code", "message", ...}}` with a
+//! fitting status, and a 500 never carries internals (they go to the log).
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use courier_workflows::domain::InvalidField;
+use serde_json::{Map, Value, json};
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    /// Extra members of the error object (`field`, `order_id`, `menu_item_id`, ...).
+    pub extra: Map<String, Value>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            extra: Map::new(),
+        }
+    }
+
+    pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.extra.insert(key.to_owned(), value.into());
+        self
+    }
+
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", message).with("field", field)
+    }
+
+    pub fn order_not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "order_not_found", "no such order")
+    }
+
+    /// Logs the cause and answers a bare 500.
+    pub fn internal(context: &str, cause: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "{context}");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "something went wrong on our side; the request can be retried",
+        )
+    }
+}
+
+impl From<InvalidField> for ApiError {
+    fn from(err: InvalidField) -> Self {
+        Self::invalid(&err.field, err.to_string())
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(err: sqlx::Error) -> Self {
+        Self::internal("database error", err)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut error = self.extra;
+        error.insert("code".into(), json!(self.code));
+        error.insert("message".into(), json!(self.message));
+        (self.status, Json(json!({ "error": error }))).into_response()
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

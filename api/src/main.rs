@@ -1,0 +1,54 @@
+//! `courier-api`: serves the REST API until SIGTERM or Ctrl-C, finishing requests in flight.
+//! Temporal is reached through the SDK's environment configuration (`TEMPORAL_ADDRESS`,
+//! `TEMPORAL_NAMESPACE`, `TEMPORAL_API_KEY`, TLS settings); see the README for the rest.
+
+use anyhow::Context;
+use courier_api::{ApiSettings, AppState, serve};
+use temporalio_client::envconfig::LoadClientConfigProfileOptions;
+use temporalio_client::{Client, ClientOptions, Connection};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let settings = ApiSettings::from_env()?;
+    let db = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(20)
+        .connect(&settings.database_url)
+        .await
+        .context("connecting to Courier's database")?;
+    let (connection, client_options) =
+        ClientOptions::load_from_config(LoadClientConfigProfileOptions::default())
+            .map_err(|e| anyhow::anyhow!("reading the Temporal connection settings: {e:?}"))?;
+    let connection = Connection::connect(connection)
+        .await
+        .context("connecting to Temporal")?;
+    let temporal = Client::new(connection, client_options)?;
+    let listener = tokio::net::TcpListener::bind(&settings.bind)
+        .await
+        .with_context(|| format!("binding {}", settings.bind))?;
+    tracing::info!(addr = %listener.local_addr()?, "Courier API listening");
+    serve(
+        listener,
+        AppState {
+            db,
+            temporal,
+            settings,
+        },
+        shutdown_signal(),
+    )
+    .await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("installing the SIGTERM handler");
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM: finishing requests in flight"),
+        _ = tokio::signal::ctrl_c() => tracing::info!("Ctrl-C: finishing requests in flight"),
+    }
+}

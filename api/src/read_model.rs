@@ -1,0 +1,144 @@
+//! The read side of orders: every answer about an order comes from here, never from Temporal.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+/// An order as `GET /orders/{order_id}` shows it.
+#[derive(Debug, Serialize)]
+pub struct OrderDetails {
+    pub order_id: Uuid,
+    pub customer_id: String,
+    pub shop_id: String,
+    pub status: String,
+    pub items: Value,
+    pub total_minor: i64,
+    pub currency: String,
+    pub delivery_address: String,
+    pub rider: Option<Value>,
+    pub reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub timeline: Vec<TimelineItem>,
+}
+
+#[derive(Debug, Serialize, sqlx::FromRow)]
+pub struct TimelineItem {
+    pub status: String,
+    pub at: DateTime<Utc>,
+}
+
+/// One line of a list of orders (a customer's page, a shop's board).
+#[derive(Debug, Serialize, sqlx::FromRow)]
+pub struct OrderSummary {
+    pub order_id: Uuid,
+    pub customer_id: String,
+    pub shop_id: String,
+    pub status: String,
+    pub items: Value,
+    pub total_minor: i64,
+    pub currency: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(sqlx::FromRow)]
+struct OrderRow {
+    order_id: Uuid,
+    customer_id: String,
+    shop_id: String,
+    status: String,
+    items: Value,
+    total_minor: i64,
+    currency: String,
+    delivery_address: String,
+    rider: Option<Value>,
+    reason: Option<String>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+pub async fn order(db: &PgPool, order_id: Uuid) -> Result<Option<OrderDetails>, sqlx::Error> {
+    let row: Option<OrderRow> = sqlx::query_as(
+        "SELECT order_id, customer_id, shop_id, status, items, total_minor, currency, \
+           delivery_address, rider, reason, created_at, updated_at \
+         FROM orders.orders WHERE order_id = $1",
+    )
+    .bind(order_id)
+    .fetch_optional(db)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let timeline: Vec<TimelineItem> =
+        sqlx::query_as("SELECT status, at FROM orders.timeline WHERE order_id = $1 ORDER BY seq")
+            .bind(order_id)
+            .fetch_all(db)
+            .await?;
+    Ok(Some(OrderDetails {
+        order_id: row.order_id,
+        customer_id: row.customer_id,
+        shop_id: row.shop_id,
+        status: row.status,
+        items: row.items,
+        total_minor: row.total_minor,
+        currency: row.currency,
+        delivery_address: row.delivery_address,
+        rider: row.rider,
+        reason: row.reason,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+        timeline,
+    }))
+}
+
+/// The shop an order belongs to, if the order exists.
+pub async fn order_shop(db: &PgPool, order_id: Uuid) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT shop_id FROM orders.orders WHERE order_id = $1")
+        .bind(order_id)
+        .fetch_optional(db)
+        .await
+}
+
+const SUMMARY_COLUMNS: &str =
+    "order_id, customer_id, shop_id, status, items, total_minor, currency, created_at, updated_at";
+
+/// A page of the customer's orders, newest first, strictly after `after` (keyset pagination, so
+/// pages stay stable while new orders arrive).
+pub async fn customer_orders(
+    db: &PgPool,
+    customer_id: &str,
+    after: Option<(DateTime<Utc>, Uuid)>,
+    limit: i64,
+) -> Result<Vec<OrderSummary>, sqlx::Error> {
+    let (at, id) = after.unzip();
+    sqlx::query_as(&format!(
+        "SELECT {SUMMARY_COLUMNS} FROM orders.orders WHERE customer_id = $1 \
+           AND ($2::timestamptz IS NULL OR (created_at, order_id) < ($2, $3)) \
+         ORDER BY created_at DESC, order_id DESC LIMIT $4"
+    ))
+    .bind(customer_id)
+    .bind(at)
+    .bind(id)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
+/// The shop's board: orders it has been handed, optionally of one status, newest first.
+pub async fn shop_orders(
+    db: &PgPool,
+    shop_id: &str,
+    statuses: &[&str],
+    limit: i64,
+) -> Result<Vec<OrderSummary>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {SUMMARY_COLUMNS} FROM orders.orders WHERE shop_id = $1 AND status = ANY($2) \
+         ORDER BY created_at DESC, order_id DESC LIMIT $3"
+    ))
+    .bind(shop_id)
+    .bind(statuses)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}

@@ -1,0 +1,100 @@
+//! Calls into order workflows, and what their answers mean in HTTP terms.
+
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use courier_workflows::OrderWorkflow;
+use courier_workflows::domain::OrderId;
+use courier_workflows::order::{OrderRequest, OrderStatus, PaymentResult, Refusal, RefusalCode};
+use temporalio_client::errors::{WorkflowUpdateError, WorkflowUpdateWithStartError};
+use temporalio_client::{
+    Client, WorkflowExecuteUpdateOptions, WorkflowIdConflictPolicy, WorkflowIdReusePolicy,
+    WorkflowUpdateWithStartOptions,
+};
+use temporalio_common::{HasWorkflowDefinition, UpdateDefinition};
+
+use crate::error::ApiError;
+
+/// What placing an order learned within the wait.
+pub enum Placed {
+    Settled(PaymentResult),
+    /// The payment is still being tried; the workflow goes on without the caller.
+    Pending,
+}
+
+/// Starts the order's workflow and waits (up to `wait`) for its payment result, in one round trip.
+/// The workflow id is derived from the order id, so a repeated call attaches to the same order.
+pub async fn place_order(
+    client: &Client,
+    task_queue: &str,
+    request: OrderRequest,
+    wait: Duration,
+) -> Result<Placed, ApiError> {
+    let workflow_id = request.order_id.workflow_id();
+    let options = WorkflowUpdateWithStartOptions::new(
+        task_queue.to_owned(),
+        workflow_id,
+        WorkflowIdConflictPolicy::UseExisting,
+    )
+    .id_reuse_policy(WorkflowIdReusePolicy::RejectDuplicate)
+    .build();
+    let call = client.execute_update_with_start_workflow(
+        OrderWorkflow::run,
+        request,
+        OrderWorkflow::await_payment,
+        (),
+        options,
+    );
+    match tokio::time::timeout(wait, call).await {
+        Err(_elapsed) => Ok(Placed::Pending),
+        Ok(Ok(result)) => Ok(Placed::Settled(result)),
+        Ok(Err(err)) => Err(unavailable(&err)),
+    }
+}
+
+fn unavailable(err: &WorkflowUpdateWithStartError) -> ApiError {
+    tracing::error!(error = %err, "could not start the order's workflow");
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "orders_unavailable",
+        "orders cannot be placed right now; retry shortly",
+    )
+}
+
+/// Sends a shop's or rider's action to the order's workflow and returns the new status. A refusal
+/// by the workflow's validator becomes `409 invalid_transition` (or `404` for another shop's
+/// order); an order whose workflow has ended refuses every action.
+pub async fn act<U>(
+    client: &Client,
+    order_id: OrderId,
+    update: U,
+    input: U::Input,
+) -> Result<OrderStatus, ApiError>
+where
+    U: UpdateDefinition<
+            Workflow = <OrderWorkflow as HasWorkflowDefinition>::Run,
+            Output = OrderStatus,
+        >,
+    U::Input: Send,
+{
+    let handle = client.get_workflow_handle::<OrderWorkflow>(order_id.workflow_id());
+    let result = handle
+        .execute_update(update, input, WorkflowExecuteUpdateOptions::default())
+        .await;
+    result.map_err(|err| match err {
+        WorkflowUpdateError::Failed(failure) => match Refusal::parse(&failure.message) {
+            Some(r) if r.code == RefusalCode::WrongShop => ApiError::order_not_found(),
+            Some(r) if r.code == RefusalCode::WrongRider => {
+                ApiError::new(StatusCode::FORBIDDEN, "wrong_rider", r.message)
+            }
+            Some(r) => ApiError::new(StatusCode::CONFLICT, "invalid_transition", r.message),
+            None => ApiError::internal("order update failed", failure.message),
+        },
+        WorkflowUpdateError::NotFound(_) => ApiError::new(
+            StatusCode::CONFLICT,
+            "invalid_transition",
+            "the order is finished; it takes no more actions",
+        ),
+        other => ApiError::internal("order update failed", other),
+    })
+}

@@ -1,0 +1,226 @@
+//! The sandbox's HTTP API, shaped like a card provider's: JSON bodies, `Authorization: Bearer`,
+//! a required `Idempotency-Key` on every write, errors as `{"error": {"type", "code", "message"}}`.
+
+use axum::extract::{FromRequest, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::Value;
+use sqlx::PgPool;
+
+use crate::ledger::{self, Answer, Claim, error_body};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: PgPool,
+    pub secret_key: String,
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/v1/charges", post(create_charge))
+        .route("/v1/refunds", post(create_refund))
+        .route("/v1/payouts", post(create_payout))
+        .route("/v1/ledger", get(list_ledger))
+        .route("/healthz", get(|| async { "ok" }))
+        .with_state(state)
+}
+
+impl IntoResponse for Answer {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut response = (status, Json(self.body)).into_response();
+        if self.replayed {
+            response.headers_mut().insert(
+                "Idempotent-Replayed",
+                "true".parse().expect("static header"),
+            );
+        }
+        response
+    }
+}
+
+fn refuse(status: u16, code: &str, message: &str) -> Answer {
+    Answer::new(status, error_body("invalid_request_error", code, message))
+}
+
+fn internal(err: sqlx::Error) -> Answer {
+    tracing::error!(error = %err, "sandbox database error");
+    Answer::new(
+        500,
+        error_body("api_error", "internal", "the sandbox failed; retry"),
+    )
+}
+
+/// A JSON body whose rejection answers in the provider's error shape.
+struct Body(Value);
+
+impl<S: Send + Sync> FromRequest<S> for Body {
+    type Rejection = Answer;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        Json::<Value>::from_request(req, state)
+            .await
+            .map(|Json(v)| Body(v))
+            .map_err(|e| refuse(400, "invalid_json", &e.body_text()))
+    }
+}
+
+/// Checks the bearer key and returns the idempotency key.
+fn authorize(state: &AppState, headers: &HeaderMap) -> Result<String, Answer> {
+    let expected = format!("Bearer {}", state.secret_key);
+    let given = headers.get("authorization").and_then(|v| v.to_str().ok());
+    if given != Some(expected.as_str()) {
+        return Err(Answer::new(
+            401,
+            error_body("authentication_error", "invalid_api_key", "invalid API key"),
+        ));
+    }
+    match headers.get("idempotency-key").and_then(|v| v.to_str().ok()) {
+        Some(key) if !key.is_empty() && key.len() <= 255 => Ok(key.to_owned()),
+        _ => Err(refuse(
+            400,
+            "idempotency_key_missing",
+            "an Idempotency-Key header is required",
+        )),
+    }
+}
+
+fn field<'a>(body: &'a Value, name: &str) -> Option<&'a Value> {
+    body.get(name).filter(|v| !v.is_null())
+}
+
+fn positive_amount(body: &Value) -> Result<i64, Answer> {
+    match field(body, "amount").and_then(Value::as_i64) {
+        Some(a) if a > 0 => Ok(a),
+        _ => Err(refuse(
+            400,
+            "parameter_invalid",
+            "amount must be a positive integer in minor units",
+        )),
+    }
+}
+
+fn text(body: &Value, name: &str) -> Option<String> {
+    field(body, name).and_then(Value::as_str).map(str::to_owned)
+}
+
+/// One effect the provider can book.
+enum Effect {
+    Charge(ledger::ChargeInput),
+    Refund(ledger::RefundInput),
+    Payout(ledger::PayoutInput),
+}
+
+/// Books `effect` once per idempotency key, or replays the answer the key already has.
+async fn run(state: &AppState, key: &str, path: &str, body: &Value, effect: Effect) -> Answer {
+    let result = async {
+        match ledger::claim(&state.db, key, path, body).await? {
+            Claim::Replay(answer) => Ok(answer),
+            Claim::Fresh(mut tx) => {
+                let answer = match &effect {
+                    Effect::Charge(input) => ledger::charge(&mut tx, input).await?,
+                    Effect::Refund(input) => ledger::refund(&mut tx, input).await?,
+                    Effect::Payout(input) => ledger::payout(&mut tx, input).await?,
+                };
+                ledger::finish(tx, key, answer).await
+            }
+        }
+    }
+    .await;
+    result.unwrap_or_else(internal)
+}
+
+async fn create_charge(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Body(body): Body,
+) -> Result<Answer, Answer> {
+    let key = authorize(&state, &headers)?;
+    let amount = positive_amount(&body)?;
+    let currency = text(&body, "currency").unwrap_or_default();
+    if currency.len() != 3 {
+        return Err(refuse(
+            400,
+            "parameter_invalid",
+            "currency must be an ISO 4217 code",
+        ));
+    }
+    let card_number = text(&body, "card_number").unwrap_or_default();
+    if !(12..=19).contains(&card_number.len()) || !card_number.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(refuse(
+            400,
+            "parameter_invalid",
+            "card_number must be 12 to 19 digits",
+        ));
+    }
+    let input = ledger::ChargeInput {
+        amount,
+        currency,
+        card_number,
+        description: text(&body, "description").unwrap_or_default(),
+        reference: text(&body, "reference"),
+    };
+    Ok(run(&state, &key, "/v1/charges", &body, Effect::Charge(input)).await)
+}
+
+async fn create_refund(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Body(body): Body,
+) -> Result<Answer, Answer> {
+    let key = authorize(&state, &headers)?;
+    let Some(charge) = text(&body, "charge") else {
+        return Err(refuse(400, "parameter_missing", "charge is required"));
+    };
+    let amount = match field(&body, "amount") {
+        None => None,
+        Some(_) => Some(positive_amount(&body)?),
+    };
+    let input = ledger::RefundInput { charge, amount };
+    Ok(run(&state, &key, "/v1/refunds", &body, Effect::Refund(input)).await)
+}
+
+async fn create_payout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Body(body): Body,
+) -> Result<Answer, Answer> {
+    let key = authorize(&state, &headers)?;
+    let amount = positive_amount(&body)?;
+    let Some(destination) = text(&body, "destination") else {
+        return Err(refuse(400, "parameter_missing", "destination is required"));
+    };
+    let input = ledger::PayoutInput {
+        amount,
+        currency: text(&body, "currency").unwrap_or_else(|| "KRW".to_owned()),
+        destination,
+        reference: text(&body, "reference"),
+    };
+    Ok(run(&state, &key, "/v1/payouts", &body, Effect::Payout(input)).await)
+}
+
+#[derive(Deserialize)]
+struct LedgerQuery {
+    reference: String,
+}
+
+async fn list_ledger(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<LedgerQuery>,
+) -> Result<Json<Value>, Answer> {
+    let expected = format!("Bearer {}", state.secret_key);
+    if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(expected.as_str()) {
+        return Err(Answer::new(
+            401,
+            error_body("authentication_error", "invalid_api_key", "invalid API key"),
+        ));
+    }
+    ledger::entries(&state.db, &query.reference)
+        .await
+        .map(Json)
+        .map_err(internal)
+}

@@ -1,0 +1,43 @@
+# Shared by the scripts in this folder. Source it; it defines functions and paths only.
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+tools="$root/.tools"
+data="$root/.data"
+temporal="$tools/bin/temporal"
+pg_port="${COURIER_PG_PORT:-5433}"
+
+say() { printf '\033[1m[%s]\033[0m %s\n' "$(basename "$0")" "$*"; }
+
+# wait_for SECONDS COMMAND...: retries COMMAND until it succeeds, or fails after SECONDS.
+wait_for() {
+  local deadline=$(( $(date +%s) + $1 )); shift
+  until "$@" >/dev/null 2>&1; do
+    if [ "$(date +%s)" -ge "$deadline" ]; then return 1; fi
+    sleep 0.2
+  done
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+temporal_up() { "$temporal" operator cluster health --address "127.0.0.1:$1" 2>/dev/null | grep -q SERVING; }
+
+# start_temporal PORT UI_PORT DB_FILE LOG: a dev server with Courier's search attributes; an empty
+# UI_PORT means headless, an empty DB_FILE means in memory. Prints the server's pid.
+start_temporal() {
+  local port="$1" ui_port="$2" db_file="$3" log="$4" args=()
+  if [ -n "$ui_port" ]; then args+=(--ui-port "$ui_port"); else args+=(--headless); fi
+  if [ -n "$db_file" ]; then args+=(--db-filename "$db_file"); fi
+  nohup "$temporal" server start-dev --ip 127.0.0.1 --port "$port" "${args[@]}" --log-level warn \
+    --search-attribute OrderStatus=Keyword \
+    --search-attribute CustomerId=Keyword \
+    --search-attribute ShopId=Keyword \
+    >"$log" 2>&1 &
+  local pid=$!
+  if ! wait_for 90 temporal_up "$port"; then
+    say "Temporal did not start on port $port; its log ($log):"; tail -20 "$log" >&2
+    return 1
+  fi
+  echo "$pid"
+}

@@ -1,0 +1,439 @@
+//! The end-to-end harness: every test gets its own Courier against real servers.
+//!
+//! [`TestApp::spawn`] creates two fresh Postgres databases (Courier's and the payment sandbox's),
+//! starts the payment sandbox and the API on `127.0.0.1:0`, and runs a real worker on its own task
+//! queue against the Temporal dev server that `scripts/test` started (`TEMPORAL_ADDRESS`). Nothing
+//! is mocked. Waiting is always for a condition, with a deadline.
+
+use std::future::Future;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use courier_activities::payment_client::PaymentProviderConfig;
+use courier_api::{ApiSettings, AppState};
+use courier_worker::WorkerSettings;
+use courier_workflows::order::SagaPolicy;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sqlx::{Connection, PgPool};
+use temporalio_client::{
+    Client, ClientOptions, Connection as TemporalConnection, ConnectionOptions,
+};
+use tokio::sync::oneshot;
+
+pub const SANDBOX_KEY: &str = "sk_test_e2e";
+pub const DELIVERY_FEE: i64 = 3_000;
+pub const GOOD_CARD: &str = "4242424242424242";
+pub const DECLINED_CARD: &str = "4000000000000002";
+
+/// How long a test waits for something that should happen in well under a second.
+pub const DEADLINE: Duration = Duration::from_secs(30);
+/// How often a wait looks again.
+const POLL: Duration = Duration::from_millis(25);
+
+fn admin_url() -> String {
+    std::env::var("COURIER_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://courier:courier@127.0.0.1:5433/postgres".to_owned())
+}
+
+fn temporal_url() -> String {
+    let raw = std::env::var("TEMPORAL_ADDRESS").unwrap_or_else(|_| "127.0.0.1:7233".to_owned());
+    if raw.contains("://") {
+        raw
+    } else {
+        format!("http://{raw}")
+    }
+}
+
+/// Creates an empty database named after the test run and returns a pool on it.
+async fn fresh_database(prefix: &str) -> anyhow::Result<PgPool> {
+    let admin = admin_url();
+    let name = format!("{prefix}_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = sqlx::PgConnection::connect(&admin)
+        .await
+        .context("connecting to Postgres (did scripts/setup run?)")?;
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await?;
+    let url = match admin.rsplit_once('/') {
+        Some((base, _)) => format!("{base}/{name}"),
+        None => bail!("COURIER_TEST_DATABASE_URL has no database part"),
+    };
+    Ok(sqlx::postgres::PgPoolOptions::new()
+        .max_connections(10)
+        .connect(&url)
+        .await?)
+}
+
+pub async fn temporal_client() -> anyhow::Result<Client> {
+    let url: temporalio_client::Url = temporal_url().parse().context("TEMPORAL_ADDRESS")?;
+    let connection = TemporalConnection::connect(ConnectionOptions::new(url).build())
+        .await
+        .context("connecting to Temporal (did scripts/setup run?)")?;
+    Ok(Client::new(
+        connection,
+        ClientOptions::new("default").build(),
+    )?)
+}
+
+/// A running worker on its own thread (its future is not `Send`), stopped on drop.
+pub struct WorkerHandle {
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<anyhow::Result<()>>>,
+}
+
+impl WorkerHandle {
+    pub fn start(settings: WorkerSettings, db: PgPool) -> Self {
+        let (stop, stopped) = oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(async move {
+                let client = temporal_client().await?;
+                courier_worker::run_worker(client, settings, db, async {
+                    let _ = stopped.await;
+                })
+                .await
+            })
+        });
+        Self {
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+
+    /// Stops polling, lets running tasks finish, and waits for the thread.
+    pub fn stop(mut self) -> anyhow::Result<()> {
+        self.signal();
+        match self.thread.take().map(std::thread::JoinHandle::join) {
+            Some(Ok(result)) => result,
+            Some(Err(_)) => bail!("the worker thread panicked"),
+            None => Ok(()),
+        }
+    }
+
+    fn signal(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+impl Drop for WorkerHandle {
+    fn drop(&mut self) {
+        self.signal();
+    }
+}
+
+/// One test's Courier.
+pub struct TestApp {
+    pub api: String,
+    pub sandbox: String,
+    pub http: reqwest::Client,
+    pub db: PgPool,
+    pub sandbox_db: PgPool,
+    pub temporal: Client,
+    pub task_queue: String,
+    pub worker: Option<WorkerHandle>,
+    worker_settings: WorkerSettings,
+    _stop_servers: oneshot::Sender<()>,
+}
+
+/// Knobs a test may turn before its Courier starts.
+#[derive(Clone)]
+pub struct TestOptions {
+    pub saga: SagaPolicy,
+    pub payment_wait: Duration,
+}
+
+impl Default for TestOptions {
+    fn default() -> Self {
+        Self {
+            saga: SagaPolicy {
+                activity_timeout_secs: 10,
+                initial_retry_interval_ms: 100,
+                max_retry_interval_secs: 1,
+                delivery_fee_minor: DELIVERY_FEE,
+            },
+            payment_wait: Duration::from_secs(20),
+        }
+    }
+}
+
+async fn serve_on_port_0<F, Fut>(serve: F) -> anyhow::Result<String>
+where
+    F: FnOnce(tokio::net::TcpListener) -> Fut,
+    Fut: Future<Output = std::io::Result<()>> + Send + 'static,
+{
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    tokio::spawn(serve(listener));
+    Ok(url)
+}
+
+impl TestApp {
+    pub async fn spawn() -> anyhow::Result<Self> {
+        Self::spawn_with(TestOptions::default()).await
+    }
+
+    pub async fn spawn_with(options: TestOptions) -> anyhow::Result<Self> {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_env("TEST_LOG")
+                    .unwrap_or_else(|_| "warn".into()),
+            )
+            .with_test_writer()
+            .try_init();
+        let (stop_servers, stopped) = oneshot::channel::<()>();
+        let stopped = futures_shared(stopped);
+
+        let sandbox_db = fresh_database("payments_t").await?;
+        payment_sandbox::migrate(&sandbox_db).await?;
+        let sandbox_state = payment_sandbox::AppState {
+            db: sandbox_db.clone(),
+            secret_key: SANDBOX_KEY.to_owned(),
+        };
+        let stop = stopped.clone();
+        let sandbox =
+            serve_on_port_0(move |l| payment_sandbox::serve(l, sandbox_state, stop)).await?;
+
+        let db = fresh_database("courier_t").await?;
+        courier_activities::migrate(&db).await?;
+        let task_queue = format!("courier-test-{}", uuid::Uuid::new_v4().simple());
+        let worker_settings = WorkerSettings {
+            task_queue: task_queue.clone(),
+            database_url: String::new(),
+            db_max_connections: 10,
+            payment: PaymentProviderConfig {
+                base_url: sandbox.clone(),
+                secret_key: SANDBOX_KEY.to_owned(),
+                timeout: Duration::from_secs(5),
+            },
+            graceful_shutdown: Duration::from_secs(5),
+        };
+        let worker = WorkerHandle::start(worker_settings.clone(), db.clone());
+
+        let temporal = temporal_client().await?;
+        let api_state = AppState {
+            db: db.clone(),
+            temporal: temporal.clone(),
+            settings: ApiSettings {
+                bind: String::new(),
+                database_url: String::new(),
+                task_queue: task_queue.clone(),
+                payment_wait: options.payment_wait,
+                saga: options.saga,
+            },
+        };
+        let stop = stopped.clone();
+        let api = serve_on_port_0(move |l| courier_api::serve(l, api_state, stop)).await?;
+
+        Ok(Self {
+            api,
+            sandbox,
+            http: reqwest::Client::new(),
+            db,
+            sandbox_db,
+            temporal,
+            task_queue,
+            worker: Some(worker),
+            worker_settings,
+            _stop_servers: stop_servers,
+        })
+    }
+
+    /// Stops the worker (if running) and starts a new one on the same task queue.
+    pub fn restart_worker(&mut self) -> anyhow::Result<()> {
+        if let Some(worker) = self.worker.take() {
+            worker.stop()?;
+        }
+        self.worker = Some(WorkerHandle::start(
+            self.worker_settings.clone(),
+            self.db.clone(),
+        ));
+        Ok(())
+    }
+
+    pub async fn get(&self, path: &str) -> anyhow::Result<(StatusCode, Value)> {
+        let response = self.http.get(format!("{}{path}", self.api)).send().await?;
+        read(response).await
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> anyhow::Result<(StatusCode, Value)> {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.api))
+            .json(body)
+            .send()
+            .await?;
+        read(response).await
+    }
+
+    /// Posts raw bytes as JSON (for malformed-body tests).
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        body: &'static str,
+    ) -> anyhow::Result<(StatusCode, Value)> {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.api))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await?;
+        read(response).await
+    }
+
+    pub async fn place_order(&self, body: &Value) -> anyhow::Result<(StatusCode, Value)> {
+        self.post("/orders", body).await
+    }
+
+    pub async fn order(&self, order_id: &str) -> anyhow::Result<Value> {
+        let (status, body) = self.get(&format!("/orders/{order_id}")).await?;
+        if status != StatusCode::OK {
+            bail!("GET /orders/{order_id} answered {status}: {body}");
+        }
+        Ok(body)
+    }
+
+    /// Polls the read model until `check` holds for the order, or fails at the deadline.
+    pub async fn wait_for_order(
+        &self,
+        order_id: &str,
+        what: &str,
+        check: impl Fn(&Value) -> bool,
+    ) -> anyhow::Result<Value> {
+        let give_up = tokio::time::Instant::now() + DEADLINE;
+        let mut tick = tokio::time::interval(POLL);
+        loop {
+            tick.tick().await;
+            let (status, body) = self.get(&format!("/orders/{order_id}")).await?;
+            if status == StatusCode::OK && check(&body) {
+                return Ok(body);
+            }
+            if tokio::time::Instant::now() >= give_up {
+                bail!("order {order_id} never reached {what}; last seen: {status} {body}");
+            }
+        }
+    }
+
+    pub async fn wait_for_status(&self, order_id: &str, status: &str) -> anyhow::Result<Value> {
+        self.wait_for_order(order_id, status, |o| o["status"] == status)
+            .await
+    }
+
+    /// The payment sandbox's ledger entries for an order.
+    pub async fn ledger(&self, order_id: &str) -> anyhow::Result<Vec<Value>> {
+        let response = self
+            .http
+            .get(format!("{}/v1/ledger", self.sandbox))
+            .query(&[("reference", order_id)])
+            .bearer_auth(SANDBOX_KEY)
+            .send()
+            .await?;
+        let (_, body) = read(response).await?;
+        Ok(body["entries"].as_array().cloned().unwrap_or_default())
+    }
+
+    pub async fn stock(&self, menu_item_id: &str) -> anyhow::Result<i64> {
+        Ok(
+            sqlx::query_scalar("SELECT on_hand FROM stock.levels WHERE menu_item_id = $1")
+                .bind(menu_item_id)
+                .fetch_one(&self.db)
+                .await?,
+        )
+    }
+
+    pub async fn set_stock(&self, menu_item_id: &str, on_hand: i64) -> anyhow::Result<()> {
+        sqlx::query("UPDATE stock.levels SET on_hand = $2 WHERE menu_item_id = $1")
+            .bind(menu_item_id)
+            .bind(on_hand)
+            .execute(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    /// `(status, channel)` of every notification recorded for an order.
+    pub async fn notifications(&self, order_id: &str) -> anyhow::Result<Vec<(String, String)>> {
+        Ok(sqlx::query_as(
+            "SELECT status, channel FROM notifications.messages WHERE order_id = $1::uuid \
+             ORDER BY created_at, channel",
+        )
+        .bind(order_id)
+        .fetch_all(&self.db)
+        .await?)
+    }
+
+    pub async fn rider_available(&self, rider_id: &str) -> anyhow::Result<bool> {
+        Ok(
+            sqlx::query_scalar("SELECT available FROM dispatch.riders WHERE rider_id = $1")
+                .bind(rider_id)
+                .fetch_one(&self.db)
+                .await?,
+        )
+    }
+
+    pub async fn count(&self, sql: &str, order_id: &str) -> anyhow::Result<i64> {
+        Ok(sqlx::query_scalar(sql)
+            .bind(order_id)
+            .fetch_one(&self.db)
+            .await?)
+    }
+}
+
+/// Calls `check` until it says yes or `deadline` passes; polls briskly, never sleeps blindly.
+pub async fn wait_until<F, Fut>(deadline: Duration, mut check: F) -> anyhow::Result<bool>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = anyhow::Result<bool>>,
+{
+    let give_up = tokio::time::Instant::now() + deadline;
+    let mut tick = tokio::time::interval(POLL);
+    loop {
+        tick.tick().await;
+        if check().await? {
+            return Ok(true);
+        }
+        if tokio::time::Instant::now() >= give_up {
+            return Ok(false);
+        }
+    }
+}
+
+async fn read(response: reqwest::Response) -> anyhow::Result<(StatusCode, Value)> {
+    let status = response.status();
+    let text = response.text().await?;
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text)
+            .with_context(|| format!("a non-JSON answer ({status}): {text}"))?
+    };
+    Ok((status, body))
+}
+
+/// A valid order for the pizzeria: two margheritas and a cola.
+pub fn pizza_order(customer_id: &str, card: &str) -> Value {
+    json!({
+        "customer_id": customer_id,
+        "shop_id": "napoli-oven",
+        "items": [
+            { "menu_item_id": "margherita", "quantity": 2 },
+            { "menu_item_id": "cola-500", "quantity": 1 }
+        ],
+        "delivery_address": "101-1203, 25 Olympic-ro, Songpa-gu, Seoul",
+        "phone": "+821012345678",
+        "email": "minji@example.kr",
+        "payment": { "card_number": card }
+    })
+}
+
+/// Two margheritas (18,900) and a cola (2,500).
+pub const PIZZA_ORDER_TOTAL: i64 = 2 * 18_900 + 2_500;
+
+fn futures_shared(rx: oneshot::Receiver<()>) -> impl Future<Output = ()> + Clone + Send + 'static {
+    use futures::FutureExt;
+    rx.map(|_| ()).shared()
+}

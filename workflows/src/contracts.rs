@@ -1,0 +1,151 @@
+//! The contracts of the saga's activities: their names in the Temporal UI, their inputs and their
+//! outputs. The workflow schedules activities through these markers, so it never depends on the
+//! crate that does the I/O; `courier-activities` implements each under the same name.
+
+use serde::{Deserialize, Serialize};
+use temporalio_common::ActivityDefinition;
+
+use crate::domain::{CardNumber, MenuItemId, Money, OrderId, Quantity, ShopId};
+use crate::order::{OrderLine, OrderStatus, OrderView, Rider};
+
+/// Failure type of a declined card: non-retryable, the saga ends the order `PAYMENT_DECLINED`.
+pub const PAYMENT_DECLINED: &str = "PaymentDeclined";
+/// Failure type of "no rider free right now": retried with backoff.
+pub const NO_RIDER_AVAILABLE: &str = "NoRiderAvailable";
+
+macro_rules! activity_contract {
+    ($(#[$doc:meta])* $marker:ident, $name:literal, $input:ty => $output:ty) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, Default)]
+        pub struct $marker;
+
+        impl $marker {
+            pub const NAME: &'static str = $name;
+        }
+
+        impl ActivityDefinition for $marker {
+            type Input = $input;
+            type Output = $output;
+
+            fn name(&self) -> &str {
+                $name
+            }
+        }
+    };
+}
+
+activity_contract!(
+    /// Takes the order's items out of stock, all or nothing, once per order.
+    ReserveStock, "reserve_stock", StockReservation => ReserveOutcome
+);
+activity_contract!(
+    /// Puts an order's reserved items back; a no-op when nothing is reserved.
+    ReleaseStock, "release_stock", OrderId => ()
+);
+activity_contract!(
+    /// Charges the card once per order (idempotency key `order-{id}-charge`).
+    ChargePayment, "charge_payment", ChargeRequest => ChargeReceipt
+);
+activity_contract!(
+    /// Refunds the order's charge once (idempotency key `order-{id}-refund`).
+    RefundPayment, "refund_payment", RefundRequest => RefundReceipt
+);
+activity_contract!(
+    /// Hands a paid order to its shop.
+    PostToShopBoard, "post_to_shop_board", ShopTicket => ()
+);
+activity_contract!(
+    /// Picks a free rider for the order, or returns the one already picked.
+    AssignRider, "assign_rider", OrderId => Rider
+);
+activity_contract!(
+    /// Pays the rider's delivery fee once per order (idempotency key `order-{id}-rider-fee`).
+    PayRider, "pay_rider", RiderPayout => PayoutReceipt
+);
+activity_contract!(
+    /// Makes the order's rider available again once the delivery is over.
+    ReleaseRider, "release_rider", OrderId => ()
+);
+activity_contract!(
+    /// Writes the order's view to the read model, if it is newer than what is there.
+    ProjectOrder, "project_order", OrderView => ()
+);
+activity_contract!(
+    /// Records the SMS and email that announce a status change to the customer.
+    RecordNotifications, "record_notifications", NotificationRequest => ()
+);
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StockReservation {
+    pub order_id: OrderId,
+    pub shop_id: ShopId,
+    pub items: Vec<(MenuItemId, Quantity)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum ReserveOutcome {
+    Reserved,
+    OutOfStock {
+        menu_item_id: MenuItemId,
+        name: String,
+        available: i64,
+    },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ChargeRequest {
+    pub order_id: OrderId,
+    pub amount: Money,
+    pub card: CardNumber,
+    pub description: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChargeReceipt {
+    pub charge_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefundRequest {
+    pub order_id: OrderId,
+    pub charge_id: String,
+    pub amount: Money,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefundReceipt {
+    pub refund_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShopTicket {
+    pub order_id: OrderId,
+    pub shop_id: ShopId,
+    pub lines: Vec<OrderLine>,
+    pub total_minor: i64,
+    pub delivery_address: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RiderPayout {
+    pub order_id: OrderId,
+    pub rider_id: String,
+    pub fee: Money,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PayoutReceipt {
+    pub payout_id: String,
+}
+
+/// One status change to announce to the customer, by SMS and by email.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotificationRequest {
+    pub order_id: OrderId,
+    pub status: OrderStatus,
+    pub shop_name: String,
+    pub phone: String,
+    pub email: String,
+    pub reason: Option<String>,
+}

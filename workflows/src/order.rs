@@ -1,0 +1,281 @@
+//! What an order is: its request, its statuses, and the view the read model and the `status`
+//! query both show. These types travel through Temporal history, so a change to them must stay
+//! readable by histories already recorded (add optional fields; never rename or remove).
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{
+    CardNumber, CustomerId, DeliveryAddress, EmailAddress, MenuItemId, Money, OrderId, PhoneNumber,
+    Quantity, ShopId,
+};
+
+/// Where an order is in its life. The happy path is
+/// `PAYMENT_PENDING → PAID → ACCEPTED → (RIDER_ASSIGNED, READY in either order) → PICKED_UP →
+/// DELIVERED`; `PAYMENT_DECLINED` and `OUT_OF_STOCK` end an order before the shop sees it;
+/// `REJECTED` ends one the shop turned down (refunded, stock released).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum OrderStatus {
+    PaymentPending,
+    Paid,
+    PaymentDeclined,
+    OutOfStock,
+    Accepted,
+    RiderAssigned,
+    Ready,
+    PickedUp,
+    Delivered,
+    Rejected,
+}
+
+impl OrderStatus {
+    pub const ALL: [OrderStatus; 10] = [
+        Self::PaymentPending,
+        Self::Paid,
+        Self::PaymentDeclined,
+        Self::OutOfStock,
+        Self::Accepted,
+        Self::RiderAssigned,
+        Self::Ready,
+        Self::PickedUp,
+        Self::Delivered,
+        Self::Rejected,
+    ];
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::PaymentPending => "PAYMENT_PENDING",
+            Self::Paid => "PAID",
+            Self::PaymentDeclined => "PAYMENT_DECLINED",
+            Self::OutOfStock => "OUT_OF_STOCK",
+            Self::Accepted => "ACCEPTED",
+            Self::RiderAssigned => "RIDER_ASSIGNED",
+            Self::Ready => "READY",
+            Self::PickedUp => "PICKED_UP",
+            Self::Delivered => "DELIVERED",
+            Self::Rejected => "REJECTED",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == raw)
+    }
+
+    /// Whether the shop has been handed this order (it shows on the shop's board).
+    pub fn is_on_shop_board(&self) -> bool {
+        !matches!(
+            self,
+            Self::PaymentPending | Self::PaymentDeclined | Self::OutOfStock
+        )
+    }
+}
+
+impl fmt::Display for OrderStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One line of an order, priced when the order was placed: later menu changes do not touch it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderLine {
+    pub menu_item_id: MenuItemId,
+    pub name: String,
+    pub quantity: Quantity,
+    pub unit_price_minor: i64,
+}
+
+/// Timeouts and retry settings of one order's saga. They are part of the workflow's input, so a
+/// configuration change applies to new orders and never changes the replay of running ones.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SagaPolicy {
+    /// Start-to-close timeout of one activity attempt.
+    pub activity_timeout_secs: u64,
+    /// First retry interval of a failed activity; doubles up to `max_retry_interval_secs`.
+    pub initial_retry_interval_ms: u64,
+    pub max_retry_interval_secs: u64,
+    /// What the rider is paid for delivering this order, in the order's currency.
+    pub delivery_fee_minor: i64,
+}
+
+impl Default for SagaPolicy {
+    fn default() -> Self {
+        Self {
+            activity_timeout_secs: 30,
+            initial_retry_interval_ms: 1_000,
+            max_retry_interval_secs: 60,
+            delivery_fee_minor: 3_000,
+        }
+    }
+}
+
+/// Everything the saga needs, fixed when the order is placed. It is the workflow's input.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OrderRequest {
+    pub order_id: OrderId,
+    pub customer_id: CustomerId,
+    pub shop_id: ShopId,
+    pub shop_name: String,
+    pub lines: Vec<OrderLine>,
+    pub total: Money,
+    pub delivery_address: DeliveryAddress,
+    pub phone: PhoneNumber,
+    pub email: EmailAddress,
+    pub card: CardNumber,
+    pub placed_at: DateTime<Utc>,
+    pub policy: SagaPolicy,
+}
+
+/// The rider carrying an order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rider {
+    pub rider_id: String,
+    pub name: String,
+    pub phone: String,
+}
+
+/// One status the order went through, with the workflow time it happened.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimelineEntry {
+    pub seq: i64,
+    pub status: OrderStatus,
+    pub at: DateTime<Utc>,
+}
+
+/// The order as its workflow sees it: what the `status` query returns and what the read model
+/// stores. `seq` grows with every status change; the read model only applies a newer one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderView {
+    pub order_id: OrderId,
+    pub customer_id: CustomerId,
+    pub shop_id: ShopId,
+    pub status: OrderStatus,
+    pub items: Vec<OrderLine>,
+    pub total_minor: i64,
+    pub currency: String,
+    pub delivery_address: DeliveryAddress,
+    pub rider: Option<Rider>,
+    /// Why the order ended early (declined card, item out of stock).
+    pub reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub timeline: Vec<TimelineEntry>,
+    pub seq: i64,
+}
+
+/// What `POST /orders` learns in the same request: the result of reserving stock and charging.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum PaymentResult {
+    Paid,
+    Declined {
+        reason: String,
+    },
+    OutOfStock {
+        menu_item_id: MenuItemId,
+        name: String,
+    },
+}
+
+/// A shop owner's action on an order (`accept`, `ready`); the shop must be the order's own.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShopAction {
+    pub shop_id: ShopId,
+}
+
+/// A shop owner turning an order down, with the reason the customer will read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShopRejection {
+    pub shop_id: ShopId,
+    pub reason: String,
+}
+
+/// A rider's action on an order (`pickup`, `deliver`); when the rider names itself it must be the
+/// assigned one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RiderAction {
+    pub rider_id: Option<String>,
+}
+
+/// Why an update was refused, carried to the client as `"<code>: <message>"` so the API can map
+/// it to an HTTP status without parsing prose.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub code: RefusalCode,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefusalCode {
+    InvalidTransition,
+    WrongShop,
+    WrongRider,
+}
+
+impl RefusalCode {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::InvalidTransition => "invalid_transition",
+            Self::WrongShop => "wrong_shop",
+            Self::WrongRider => "wrong_rider",
+        }
+    }
+}
+
+impl Refusal {
+    pub fn new(code: RefusalCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// Reads a refusal back from an update failure's message.
+    pub fn parse(message: &str) -> Option<Self> {
+        let (code, rest) = message.split_once(": ")?;
+        let code = [
+            RefusalCode::InvalidTransition,
+            RefusalCode::WrongShop,
+            RefusalCode::WrongRider,
+        ]
+        .into_iter()
+        .find(|c| c.as_str() == code)?;
+        Some(Self::new(code, rest))
+    }
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code.as_str(), self.message)
+    }
+}
+
+impl std::error::Error for Refusal {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_round_trip_through_their_names() {
+        for status in OrderStatus::ALL {
+            assert_eq!(OrderStatus::parse(status.as_str()), Some(status));
+            let json = serde_json::to_string(&status).unwrap();
+            assert_eq!(json, format!("\"{}\"", status.as_str()));
+        }
+        assert_eq!(OrderStatus::parse("SHIPPED"), None);
+    }
+
+    #[test]
+    fn refusals_survive_the_trip_through_an_update_failure_message() {
+        let refusal = Refusal::new(
+            RefusalCode::InvalidTransition,
+            "pickup needs READY: not yet",
+        );
+        assert_eq!(Refusal::parse(&refusal.to_string()), Some(refusal));
+        assert_eq!(Refusal::parse("something else"), None);
+    }
+}

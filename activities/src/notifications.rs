@@ -34,6 +34,16 @@ pub fn message(n: &NotificationRequest) -> String {
         OrderStatus::Rejected => {
             format!("{shop} could not take your order ({why}). Your payment is refunded in full.")
         }
+        OrderStatus::Cancelling => format!("We are cancelling your order from {shop} ({why})."),
+        OrderStatus::Cancelled => {
+            format!("Your order from {shop} is cancelled ({why}). Any payment is refunded in full.")
+        }
+        OrderStatus::PaymentFailed => format!(
+            "We could not take your payment for {shop} ({why}). The order is off; nothing is owed."
+        ),
+        OrderStatus::NeedsAttention => format!(
+            "Your order from {shop} needs a hand from our team; we are on it and will update you."
+        ),
     }
 }
 

@@ -57,25 +57,39 @@ impl PaymentActivities {
         })
     }
 
-    /// Refunds the order's charge with the key `order-{id}-refund`: refunded once, never twice.
+    /// Refunds every charge the provider booked under this order's reference and has not fully
+    /// refunded, each with the key `order-{id}-refund-{charge_id}`. Looking the charges up (rather
+    /// than trusting a remembered id) also refunds a charge whose answer was lost.
     #[activity(definition = RefundPayment)]
     pub async fn refund_payment(
         self: Arc<Self>,
         _ctx: ActivityContext,
         input: RefundRequest,
     ) -> Result<RefundReceipt, ActivityError> {
-        let refund = self
+        let reference = input.order_id.to_string();
+        let charges = self
             .provider
-            .refund(
-                &input.order_id.effect_key("refund"),
-                &input.charge_id,
-                input.amount.minor,
-            )
+            .charges(&reference)
             .await
             .map_err(provider_failure)?;
-        tracing::info!(order_id = %input.order_id, refund_id = %refund.id, "charge refunded");
-        Ok(RefundReceipt {
-            refund_id: refund.id,
-        })
+        let mut refund_ids = Vec::new();
+        for charge in charges.iter().filter(|c| c.status == "succeeded") {
+            let left = charge.amount - charge.amount_refunded;
+            if left <= 0 {
+                continue;
+            }
+            let refund = self
+                .provider
+                .refund(
+                    &input.order_id.effect_key(&format!("refund-{}", charge.id)),
+                    &charge.id,
+                    left,
+                )
+                .await
+                .map_err(provider_failure)?;
+            tracing::info!(order_id = %input.order_id, refund_id = %refund.id, "charge refunded");
+            refund_ids.push(refund.id);
+        }
+        Ok(RefundReceipt { refund_ids })
     }
 }

@@ -67,6 +67,20 @@ pub struct ProviderObject {
     pub status: String,
 }
 
+/// A charge as the provider lists it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ChargeSummary {
+    pub id: String,
+    pub status: String,
+    pub amount: i64,
+    pub amount_refunded: i64,
+}
+
+#[derive(Debug, Deserialize)]
+struct ChargeList {
+    data: Vec<ChargeSummary>,
+}
+
 #[derive(Debug, Deserialize)]
 struct ErrorEnvelope {
     error: ErrorBody,
@@ -121,6 +135,21 @@ impl PaymentClient {
         self.post("/v1/refunds", idempotency_key, &body).await
     }
 
+    /// Every charge booked under `reference` (the order id).
+    pub async fn charges(&self, reference: &str) -> Result<Vec<ChargeSummary>, ProviderError> {
+        let url = format!("{}/v1/charges", self.config.base_url.trim_end_matches('/'));
+        let response = self
+            .http
+            .get(&url)
+            .query(&[("reference", reference)])
+            .bearer_auth(&self.config.secret_key)
+            .send()
+            .await
+            .map_err(|e| ProviderError::Unavailable(e.to_string()))?;
+        let list: ChargeList = Self::read(response).await?;
+        Ok(list.data)
+    }
+
     pub async fn payout(
         &self,
         idempotency_key: &str,
@@ -154,6 +183,12 @@ impl PaymentClient {
             .send()
             .await
             .map_err(|e| ProviderError::Unavailable(e.to_string()))?;
+        Self::read(response).await
+    }
+
+    async fn read<T: serde::de::DeserializeOwned>(
+        response: reqwest::Response,
+    ) -> Result<T, ProviderError> {
         let status = response.status();
         let text = response
             .text()

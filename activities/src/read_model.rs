@@ -21,10 +21,11 @@ pub async fn project(db: &PgPool, view: &OrderView) -> Result<(), sqlx::Error> {
     let mut tx = db.begin().await?;
     sqlx::query(
         "INSERT INTO orders.orders (order_id, customer_id, shop_id, status, items, total_minor, \
-           currency, delivery_address, rider, reason, created_at, updated_at, seq) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+           currency, delivery_address, rider, reason, attention, created_at, updated_at, seq) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
          ON CONFLICT (order_id) DO UPDATE SET status = EXCLUDED.status, rider = EXCLUDED.rider, \
-           reason = EXCLUDED.reason, updated_at = EXCLUDED.updated_at, seq = EXCLUDED.seq \
+           reason = EXCLUDED.reason, attention = EXCLUDED.attention, \
+           updated_at = EXCLUDED.updated_at, seq = EXCLUDED.seq \
          WHERE orders.orders.seq < EXCLUDED.seq",
     )
     .bind(view.order_id.uuid())
@@ -37,6 +38,7 @@ pub async fn project(db: &PgPool, view: &OrderView) -> Result<(), sqlx::Error> {
     .bind(view.delivery_address.as_str())
     .bind(view.rider.as_ref().map(Json))
     .bind(&view.reason)
+    .bind(view.attention.as_ref().map(Json))
     .bind(view.created_at)
     .bind(view.updated_at)
     .bind(view.seq)

@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use courier_workflows::contracts::{PostToShopBoard, ShopTicket};
+use courier_workflows::contracts::{
+    PostToShopBoard, ShopTicket, WithdrawFromShopBoard, Withdrawal,
+};
 use sqlx::PgPool;
 use sqlx::types::Json;
 use temporalio_macros::activities;
@@ -31,6 +33,25 @@ impl ShopBoardActivities {
         .bind(Json(&ticket.lines))
         .bind(ticket.total_minor)
         .bind(&ticket.delivery_address)
+        .execute(&self.db)
+        .await?;
+        Ok(())
+    }
+
+    /// Marks the order's ticket withdrawn, with the reason the shop reads; only the first
+    /// withdrawal counts, so a retry changes nothing.
+    #[activity(definition = WithdrawFromShopBoard)]
+    pub async fn withdraw_from_shop_board(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        withdrawal: Withdrawal,
+    ) -> Result<(), ActivityError> {
+        sqlx::query(
+            "UPDATE shop_board.tickets SET withdrawn_at = now(), withdraw_reason = $2 \
+             WHERE order_id = $1 AND withdrawn_at IS NULL",
+        )
+        .bind(withdrawal.order_id.uuid())
+        .bind(&withdrawal.reason)
         .execute(&self.db)
         .await?;
         Ok(())

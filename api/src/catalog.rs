@@ -43,3 +43,38 @@ pub async fn menu(db: &PgPool, shop_id: &str) -> Result<Vec<MenuItem>, sqlx::Err
     .fetch_all(db)
     .await
 }
+
+/// What a stock manager asks for: add to the stock, or set it outright.
+#[derive(Debug, Clone, Copy)]
+pub enum StockChange {
+    Add(i64),
+    Set(i64),
+}
+
+/// Applies `change` to a menu item's stock, in one statement so concurrent reservations and
+/// changes never lose an update. `None` when the shop has no such item.
+pub async fn change_stock(
+    db: &PgPool,
+    shop_id: &str,
+    menu_item_id: &str,
+    change: StockChange,
+) -> Result<Option<MenuItem>, sqlx::Error> {
+    let (add, set) = match change {
+        StockChange::Add(n) => (Some(n), None),
+        StockChange::Set(n) => (None, Some(n)),
+    };
+    sqlx::query_as(
+        "WITH changed AS ( \
+           UPDATE stock.levels l SET on_hand = COALESCE($4, l.on_hand + $3), updated_at = now() \
+           FROM catalog.menu_items m \
+           WHERE l.menu_item_id = m.menu_item_id AND m.shop_id = $1 AND m.menu_item_id = $2 \
+           RETURNING m.menu_item_id, m.name, m.price_minor, m.currency, l.on_hand AS stock) \
+         SELECT * FROM changed",
+    )
+    .bind(shop_id)
+    .bind(menu_item_id)
+    .bind(add)
+    .bind(set)
+    .fetch_optional(db)
+    .await
+}

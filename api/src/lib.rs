@@ -81,6 +81,22 @@ impl ApiSettings {
                     "COURIER_DELIVERY_FEE_MINOR",
                     defaults.delivery_fee_minor,
                 )?,
+                shop_accept_timeout_secs: env_number(
+                    "COURIER_SHOP_ACCEPT_TIMEOUT_SECS",
+                    defaults.shop_accept_timeout_secs,
+                )?,
+                dispatch_timeout_secs: env_number(
+                    "COURIER_DISPATCH_TIMEOUT_SECS",
+                    defaults.dispatch_timeout_secs,
+                )?,
+                payment_deadline_secs: env_number(
+                    "COURIER_PAYMENT_DEADLINE_SECS",
+                    defaults.payment_deadline_secs,
+                )?,
+                compensation_attempts: env_number(
+                    "COURIER_COMPENSATION_ATTEMPTS",
+                    defaults.compensation_attempts,
+                )?,
             },
         })
     }

@@ -19,6 +19,8 @@ pub struct OrderDetails {
     pub delivery_address: String,
     pub rider: Option<Value>,
     pub reason: Option<String>,
+    /// The compensation step waiting for an operator, while `NEEDS_ATTENTION`.
+    pub attention: Option<Value>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub timeline: Vec<TimelineItem>,
@@ -56,6 +58,7 @@ struct OrderRow {
     delivery_address: String,
     rider: Option<Value>,
     reason: Option<String>,
+    attention: Option<Value>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -63,7 +66,7 @@ struct OrderRow {
 pub async fn order(db: &PgPool, order_id: Uuid) -> Result<Option<OrderDetails>, sqlx::Error> {
     let row: Option<OrderRow> = sqlx::query_as(
         "SELECT order_id, customer_id, shop_id, status, items, total_minor, currency, \
-           delivery_address, rider, reason, created_at, updated_at \
+           delivery_address, rider, reason, attention, created_at, updated_at \
          FROM orders.orders WHERE order_id = $1",
     )
     .bind(order_id)
@@ -86,6 +89,7 @@ pub async fn order(db: &PgPool, order_id: Uuid) -> Result<Option<OrderDetails>, 
         delivery_address: row.delivery_address,
         rider: row.rider,
         reason: row.reason,
+        attention: row.attention,
         created_at: row.created_at,
         updated_at: row.updated_at,
         timeline,
@@ -125,7 +129,8 @@ pub async fn customer_orders(
     .await
 }
 
-/// The shop's board: orders it has been handed, optionally of one status, newest first.
+/// The shop's board: orders it has been handed (it holds their tickets), optionally of some
+/// statuses, newest first.
 pub async fn shop_orders(
     db: &PgPool,
     shop_id: &str,
@@ -133,7 +138,8 @@ pub async fn shop_orders(
     limit: i64,
 ) -> Result<Vec<OrderSummary>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "SELECT {SUMMARY_COLUMNS} FROM orders.orders WHERE shop_id = $1 AND status = ANY($2) \
+        "SELECT {SUMMARY_COLUMNS} FROM orders.orders o WHERE shop_id = $1 AND status = ANY($2) \
+           AND EXISTS (SELECT 1 FROM shop_board.tickets t WHERE t.order_id = o.order_id) \
          ORDER BY created_at DESC, order_id DESC LIMIT $3"
     ))
     .bind(shop_id)

@@ -6,7 +6,9 @@ use axum::http::StatusCode;
 use courier_workflows::OrderWorkflow;
 use courier_workflows::domain::OrderId;
 use courier_workflows::order::{OrderRequest, OrderStatus, PaymentResult, Refusal, RefusalCode};
-use temporalio_client::errors::{WorkflowUpdateError, WorkflowUpdateWithStartError};
+use temporalio_client::errors::{
+    WorkflowStartError, WorkflowUpdateError, WorkflowUpdateWithStartError,
+};
 use temporalio_client::{
     Client, WorkflowExecuteUpdateOptions, WorkflowIdConflictPolicy, WorkflowIdReusePolicy,
     WorkflowUpdateWithStartOptions,
@@ -20,6 +22,8 @@ pub enum Placed {
     Settled(PaymentResult),
     /// The payment is still being tried; the workflow goes on without the caller.
     Pending,
+    /// The order's workflow had already ended (a replayed idempotency key): the read model knows.
+    Ended,
 }
 
 /// Starts the order's workflow and waits (up to `wait`) for its payment result, in one round trip.
@@ -48,6 +52,9 @@ pub async fn place_order(
     match tokio::time::timeout(wait, call).await {
         Err(_elapsed) => Ok(Placed::Pending),
         Ok(Ok(result)) => Ok(Placed::Settled(result)),
+        Ok(Err(WorkflowUpdateWithStartError::Start(WorkflowStartError::AlreadyStarted {
+            ..
+        }))) => Ok(Placed::Ended),
         Ok(Err(err)) => Err(unavailable(&err)),
     }
 }
@@ -61,14 +68,15 @@ fn unavailable(err: &WorkflowUpdateWithStartError) -> ApiError {
     )
 }
 
-/// Sends a shop's or rider's action to the order's workflow and returns the new status. A refusal
-/// by the workflow's validator becomes `409 invalid_transition` (or `404` for another shop's
-/// order); an order whose workflow has ended refuses every action.
+/// Sends an action to the order's workflow and returns the new status. A refusal by the workflow's
+/// validator becomes `409 invalid_transition` or `409 cannot_cancel` (`404` for another shop's
+/// order, `403` for another rider); an order whose workflow has ended refuses every action.
 pub async fn act<U>(
     client: &Client,
     order_id: OrderId,
     update: U,
     input: U::Input,
+    ended_code: RefusalCode,
 ) -> Result<OrderStatus, ApiError>
 where
     U: UpdateDefinition<
@@ -87,13 +95,13 @@ where
             Some(r) if r.code == RefusalCode::WrongRider => {
                 ApiError::new(StatusCode::FORBIDDEN, "wrong_rider", r.message)
             }
-            Some(r) => ApiError::new(StatusCode::CONFLICT, "invalid_transition", r.message),
+            Some(r) => ApiError::new(StatusCode::CONFLICT, r.code.as_str(), r.message),
             None => ApiError::internal("order update failed", failure.message),
         },
         WorkflowUpdateError::NotFound(_) => ApiError::new(
             StatusCode::CONFLICT,
-            "invalid_transition",
-            "the order is finished; it takes no more actions",
+            ended_code.as_str(),
+            "the order has ended; it takes no more actions",
         ),
         other => ApiError::internal("order update failed", other),
     })

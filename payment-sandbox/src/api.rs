@@ -10,22 +10,87 @@ use serde::Deserialize;
 use serde_json::Value;
 use sqlx::PgPool;
 
-use crate::ledger::{self, Answer, Claim, error_body};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use axum::middleware::{self, Next};
+
+use crate::ledger::{self, Answer, Claim, FLAKY_CARD, SLOW_CARD, error_body};
 
 #[derive(Clone)]
 pub struct AppState {
     pub db: PgPool,
     pub secret_key: String,
+    pub behaviour: Behaviour,
+}
+
+/// How the sandbox misbehaves on purpose, for testing clients against a provider in trouble.
+#[derive(Clone)]
+pub struct Behaviour {
+    /// While set, every `/v1` request answers 503 (`PUT /sandbox/outage {"down": true}`).
+    pub down: Arc<AtomicBool>,
+    /// How many attempts per idempotency key the flaky card fails with a 500.
+    pub flaky_failures: i32,
+    /// How long the slow card takes to answer.
+    pub slow: Duration,
+}
+
+impl Default for Behaviour {
+    fn default() -> Self {
+        Self {
+            down: Arc::new(AtomicBool::new(false)),
+            flaky_failures: 2,
+            slow: Duration::from_secs(3),
+        }
+    }
 }
 
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/v1/charges", post(create_charge))
         .route("/v1/refunds", post(create_refund))
         .route("/v1/payouts", post(create_payout))
+        .route("/v1/charges", post(create_charge).get(list_charges))
+        .route_layer(middleware::from_fn_with_state(state.clone(), outage))
         .route("/v1/ledger", get(list_ledger))
+        .route("/sandbox/outage", axum::routing::put(set_outage))
         .route("/healthz", get(|| async { "ok" }))
         .with_state(state)
+}
+
+/// While the sandbox is "down", every provider endpoint answers 503.
+async fn outage(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+    next: Next,
+) -> Response {
+    if state.behaviour.down.load(Ordering::SeqCst) {
+        return Answer::new(
+            503,
+            error_body("api_error", "service_unavailable", "the provider is down"),
+        )
+        .into_response();
+    }
+    next.run(request).await
+}
+
+/// `PUT /sandbox/outage {"down": true|false}`: takes the provider down or brings it back.
+async fn set_outage(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Body(body): Body,
+) -> Result<Answer, Answer> {
+    check_key(&state, &headers)?;
+    let Some(down) = body.get("down").and_then(Value::as_bool) else {
+        return Err(refuse(
+            400,
+            "parameter_missing",
+            "down must be true or false",
+        ));
+    };
+    state.behaviour.down.store(down, Ordering::SeqCst);
+    tracing::warn!(down, "sandbox outage switched");
+    Ok(Answer::new(200, serde_json::json!({ "down": down })))
 }
 
 impl IntoResponse for Answer {
@@ -68,8 +133,8 @@ impl<S: Send + Sync> FromRequest<S> for Body {
     }
 }
 
-/// Checks the bearer key and returns the idempotency key.
-fn authorize(state: &AppState, headers: &HeaderMap) -> Result<String, Answer> {
+/// Checks the bearer key.
+fn check_key(state: &AppState, headers: &HeaderMap) -> Result<(), Answer> {
     let expected = format!("Bearer {}", state.secret_key);
     let given = headers.get("authorization").and_then(|v| v.to_str().ok());
     if given != Some(expected.as_str()) {
@@ -78,6 +143,12 @@ fn authorize(state: &AppState, headers: &HeaderMap) -> Result<String, Answer> {
             error_body("authentication_error", "invalid_api_key", "invalid API key"),
         ));
     }
+    Ok(())
+}
+
+/// Checks the bearer key and returns the idempotency key.
+fn authorize(state: &AppState, headers: &HeaderMap) -> Result<String, Answer> {
+    check_key(state, headers)?;
     match headers.get("idempotency-key").and_then(|v| v.to_str().ok()) {
         Some(key) if !key.is_empty() && key.len() <= 255 => Ok(key.to_owned()),
         _ => Err(refuse(
@@ -156,6 +227,24 @@ async fn create_charge(
             "card_number must be 12 to 19 digits",
         ));
     }
+    if card_number == FLAKY_CARD {
+        let fails = ledger::flaky_attempt_fails(&state.db, &key, state.behaviour.flaky_failures)
+            .await
+            .map_err(internal)?;
+        if fails {
+            return Err(Answer::new(
+                500,
+                error_body(
+                    "api_error",
+                    "processing_error",
+                    "a transient processing error; retry",
+                ),
+            ));
+        }
+    }
+    if card_number == SLOW_CARD {
+        tokio::time::sleep(state.behaviour.slow).await;
+    }
     let input = ledger::ChargeInput {
         amount,
         currency,
@@ -207,18 +296,24 @@ struct LedgerQuery {
     reference: String,
 }
 
+async fn list_charges(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<LedgerQuery>,
+) -> Result<Json<Value>, Answer> {
+    check_key(&state, &headers)?;
+    ledger::charges(&state.db, &query.reference)
+        .await
+        .map(Json)
+        .map_err(internal)
+}
+
 async fn list_ledger(
     State(state): State<AppState>,
     headers: HeaderMap,
     Query(query): Query<LedgerQuery>,
 ) -> Result<Json<Value>, Answer> {
-    let expected = format!("Bearer {}", state.secret_key);
-    if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(expected.as_str()) {
-        return Err(Answer::new(
-            401,
-            error_body("authentication_error", "invalid_api_key", "invalid API key"),
-        ));
-    }
+    check_key(&state, &headers)?;
     ledger::entries(&state.db, &query.reference)
         .await
         .map(Json)

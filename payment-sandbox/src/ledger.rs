@@ -7,6 +7,26 @@ use sha2::{Digest, Sha256};
 use sqlx::{PgPool, Postgres, Transaction};
 
 pub const DECLINED_CARD: &str = "4000000000000002";
+/// Answers 500 to its first attempts (per idempotency key), then succeeds.
+pub const FLAKY_CARD: &str = "4000000000000119";
+/// Succeeds, slowly.
+pub const SLOW_CARD: &str = "4000000000006975";
+
+/// Counts an attempt of a flaky-card request and says whether it should still fail.
+pub async fn flaky_attempt_fails(
+    db: &PgPool,
+    key: &str,
+    failures: i32,
+) -> Result<bool, sqlx::Error> {
+    let attempts: i32 = sqlx::query_scalar(
+        "INSERT INTO flaky_attempts (key, attempts) VALUES ($1, 1) \
+         ON CONFLICT (key) DO UPDATE SET attempts = flaky_attempts.attempts + 1 RETURNING attempts",
+    )
+    .bind(key)
+    .fetch_one(db)
+    .await?;
+    Ok(attempts <= failures)
+}
 
 /// An answer of the provider: HTTP status and JSON body, stored per idempotency key.
 #[derive(Debug, Clone)]
@@ -279,6 +299,26 @@ pub struct Entry {
     pub destination: Option<String>,
     pub charge: Option<String>,
     pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// The charges booked under a merchant reference, with what was refunded of each.
+pub async fn charges(db: &PgPool, reference: &str) -> Result<Value, sqlx::Error> {
+    let rows: Vec<(String, String, i64, String, i64)> = sqlx::query_as(
+        "SELECT c.id, c.status, c.amount, c.currency, \
+           COALESCE((SELECT sum(r.amount) FROM ledger r WHERE r.charge_id = c.id AND r.kind = 'refund'), 0)::BIGINT \
+         FROM ledger c WHERE c.reference = $1 AND c.kind = 'charge' ORDER BY c.created_at, c.id",
+    )
+    .bind(reference)
+    .fetch_all(db)
+    .await?;
+    let data: Vec<Value> = rows
+        .into_iter()
+        .map(|(id, status, amount, currency, refunded)| {
+            json!({ "id": id, "object": "charge", "status": status, "amount": amount,
+                    "currency": currency, "amount_refunded": refunded, "reference": reference })
+        })
+        .collect();
+    Ok(json!({ "object": "list", "data": data }))
 }
 
 /// Every entry booked under a merchant reference, oldest first.

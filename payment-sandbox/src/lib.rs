@@ -7,14 +7,19 @@
 //! |----------------------|---------------------------------|
 //! | `4242424242424242`   | succeeds                        |
 //! | `4000000000000002`   | declined (`card_declined`)      |
+//! | `4000000000000119`   | 500 to its first two attempts per idempotency key, then succeeds |
+//! | `4000000000006975`   | succeeds after a delay (3 s)    |
 //! | any other valid card | succeeds                        |
+//!
+//! `PUT /sandbox/outage {"down": true}` takes the whole provider down (every `/v1` request answers
+//! 503) until `{"down": false}`.
 //!
 //! It is not part of Courier: Courier reaches it only over HTTP, at a configurable base URL.
 
 mod api;
 mod ledger;
 
-pub use api::{AppState, router};
+pub use api::{AppState, Behaviour, router};
 
 use sqlx::PgPool;
 

@@ -4,7 +4,7 @@
 //! `127.0.0.1:8091`), `SANDBOX_SECRET_KEY` (default `sk_test_courier`).
 
 use anyhow::Context;
-use payment_sandbox::{AppState, migrate, serve};
+use payment_sandbox::{AppState, Behaviour, migrate, serve};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -31,7 +31,21 @@ async fn main() -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {addr}"))?;
     tracing::info!(addr = %listener.local_addr()?, "payment sandbox listening");
-    serve(listener, AppState { db, secret_key }, async {
+    let behaviour = Behaviour {
+        slow: std::time::Duration::from_millis(
+            std::env::var("SANDBOX_SLOW_MS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(3_000),
+        ),
+        ..Behaviour::default()
+    };
+    let state = AppState {
+        db,
+        secret_key,
+        behaviour,
+    };
+    serve(listener, state, async {
         let _ = tokio::signal::ctrl_c().await;
     })
     .await?;

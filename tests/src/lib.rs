@@ -145,6 +145,8 @@ pub struct TestApp {
 pub struct TestOptions {
     pub saga: SagaPolicy,
     pub payment_wait: Duration,
+    /// How long the sandbox's slow card takes.
+    pub slow_card_delay: Duration,
 }
 
 impl Default for TestOptions {
@@ -155,8 +157,13 @@ impl Default for TestOptions {
                 initial_retry_interval_ms: 100,
                 max_retry_interval_secs: 1,
                 delivery_fee_minor: DELIVERY_FEE,
+                shop_accept_timeout_secs: 120,
+                dispatch_timeout_secs: 60,
+                payment_deadline_secs: 120,
+                compensation_attempts: 3,
             },
             payment_wait: Duration::from_secs(20),
+            slow_card_delay: Duration::from_secs(3),
         }
     }
 }
@@ -193,6 +200,10 @@ impl TestApp {
         let sandbox_state = payment_sandbox::AppState {
             db: sandbox_db.clone(),
             secret_key: SANDBOX_KEY.to_owned(),
+            behaviour: payment_sandbox::Behaviour {
+                slow: options.slow_card_delay,
+                ..payment_sandbox::Behaviour::default()
+            },
         };
         let stop = stopped.clone();
         let sandbox =
@@ -322,6 +333,115 @@ impl TestApp {
     pub async fn wait_for_status(&self, order_id: &str, status: &str) -> anyhow::Result<Value> {
         self.wait_for_order(order_id, status, |o| o["status"] == status)
             .await
+    }
+
+    /// The pizzeria's action on an order (`accept`, `ready`), asserting it is allowed.
+    pub async fn shop_action(&self, order_id: &str, action: &str) -> anyhow::Result<()> {
+        let (status, body) = self
+            .post(
+                &format!("/shops/napoli-oven/orders/{order_id}/{action}"),
+                &json!({}),
+            )
+            .await?;
+        if status != StatusCode::OK {
+            bail!("{action} answered {status}: {body}");
+        }
+        Ok(())
+    }
+
+    /// `POST /orders/{id}/cancel`.
+    pub async fn cancel(
+        &self,
+        order_id: &str,
+        reason: &str,
+    ) -> anyhow::Result<(StatusCode, Value)> {
+        self.post(
+            &format!("/orders/{order_id}/cancel"),
+            &json!({ "reason": reason }),
+        )
+        .await
+    }
+
+    /// Every rider is out on other deliveries.
+    pub async fn make_riders_busy(&self) -> anyhow::Result<()> {
+        sqlx::query("UPDATE dispatch.riders SET available = FALSE")
+            .execute(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    /// Places the pizza order with a good card and returns its id (asserting `201`).
+    pub async fn paid_order(&self, customer_id: &str) -> anyhow::Result<String> {
+        let (status, body) = self
+            .place_order(&pizza_order(customer_id, GOOD_CARD))
+            .await?;
+        if status != StatusCode::CREATED {
+            bail!("POST /orders answered {status}: {body}");
+        }
+        Ok(body["order_id"].as_str().unwrap_or_default().to_owned())
+    }
+
+    /// The statuses of an order's timeline, in order.
+    pub fn timeline(order: &Value) -> Vec<String> {
+        order["timeline"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|e| e["status"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
+
+    /// `(kind, amount)` of the ledger entries that succeeded for an order.
+    pub async fn money_moved(&self, order_id: &str) -> anyhow::Result<Vec<(String, i64)>> {
+        Ok(self
+            .ledger(order_id)
+            .await?
+            .iter()
+            .filter(|e| e["status"] == "succeeded")
+            .map(|e| {
+                (
+                    e["kind"].as_str().unwrap_or_default().to_owned(),
+                    e["amount"].as_i64().unwrap_or_default(),
+                )
+            })
+            .collect())
+    }
+
+    /// Takes the payment provider down (every request answers 503) or brings it back.
+    pub async fn set_provider_down(&self, down: bool) -> anyhow::Result<()> {
+        let response = self
+            .http
+            .put(format!("{}/sandbox/outage", self.sandbox))
+            .bearer_auth(SANDBOX_KEY)
+            .json(&json!({ "down": down }))
+            .send()
+            .await?;
+        if !response.status().is_success() {
+            bail!(
+                "the sandbox refused the outage switch: {}",
+                response.status()
+            );
+        }
+        Ok(())
+    }
+
+    /// Sends a signal to the order's workflow, as an operator would from the Temporal UI.
+    pub async fn signal_order<S>(&self, order_id: &str, signal: S, input: S::Input) -> anyhow::Result<()>
+    where
+        S: temporalio_common::SignalDefinition<
+                Workflow = <courier_workflows::OrderWorkflow as temporalio_common::HasWorkflowDefinition>::Run,
+            >,
+        S::Input: Send,
+    {
+        self.temporal
+            .get_workflow_handle::<courier_workflows::OrderWorkflow>(format!("order-{order_id}"))
+            .signal(
+                signal,
+                input,
+                temporalio_client::WorkflowSignalOptions::default(),
+            )
+            .await?;
+        Ok(())
     }
 
     /// The payment sandbox's ledger entries for an order.

@@ -47,8 +47,14 @@ activity_contract!(
     ChargePayment, "charge_payment", ChargeRequest => ChargeReceipt
 );
 activity_contract!(
-    /// Refunds the order's charge once (idempotency key `order-{id}-refund`).
+    /// Refunds whatever the order was charged, once per charge (idempotency key
+    /// `order-{id}-refund-{charge_id}`). It finds the charges by the order's reference, so it also
+    /// refunds a charge whose answer was lost to a timeout or a cancelled attempt.
     RefundPayment, "refund_payment", RefundRequest => RefundReceipt
+);
+activity_contract!(
+    /// Tells the shop an order it was handed is off (cancelled, or no rider could take it).
+    WithdrawFromShopBoard, "withdraw_from_shop_board", Withdrawal => ()
 );
 activity_contract!(
     /// Hands a paid order to its shop.
@@ -109,13 +115,18 @@ pub struct ChargeReceipt {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RefundRequest {
     pub order_id: OrderId,
-    pub charge_id: String,
-    pub amount: Money,
+}
+
+/// The refunds made (none when nothing was charged).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefundReceipt {
+    pub refund_ids: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RefundReceipt {
-    pub refund_id: String,
+pub struct Withdrawal {
+    pub order_id: OrderId,
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

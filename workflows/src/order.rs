@@ -15,7 +15,10 @@ use crate::domain::{
 /// Where an order is in its life. The happy path is
 /// `PAYMENT_PENDING → PAID → ACCEPTED → (RIDER_ASSIGNED, READY in either order) → PICKED_UP →
 /// DELIVERED`; `PAYMENT_DECLINED` and `OUT_OF_STOCK` end an order before the shop sees it;
-/// `REJECTED` ends one the shop turned down (refunded, stock released).
+/// `REJECTED` ends one the shop turned down or let time out, or no rider could take (refunded,
+/// stock released); `CANCELLING` → `CANCELLED` is a customer's cancellation being compensated;
+/// `PAYMENT_FAILED` ends an order whose payment stayed impossible past its deadline;
+/// `NEEDS_ATTENTION` is a compensation that failed after its retries and waits for an operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum OrderStatus {
@@ -29,10 +32,14 @@ pub enum OrderStatus {
     PickedUp,
     Delivered,
     Rejected,
+    Cancelling,
+    Cancelled,
+    PaymentFailed,
+    NeedsAttention,
 }
 
 impl OrderStatus {
-    pub const ALL: [OrderStatus; 10] = [
+    pub const ALL: [OrderStatus; 14] = [
         Self::PaymentPending,
         Self::Paid,
         Self::PaymentDeclined,
@@ -43,6 +50,10 @@ impl OrderStatus {
         Self::PickedUp,
         Self::Delivered,
         Self::Rejected,
+        Self::Cancelling,
+        Self::Cancelled,
+        Self::PaymentFailed,
+        Self::NeedsAttention,
     ];
 
     pub fn as_str(&self) -> &'static str {
@@ -57,6 +68,10 @@ impl OrderStatus {
             Self::PickedUp => "PICKED_UP",
             Self::Delivered => "DELIVERED",
             Self::Rejected => "REJECTED",
+            Self::Cancelling => "CANCELLING",
+            Self::Cancelled => "CANCELLED",
+            Self::PaymentFailed => "PAYMENT_FAILED",
+            Self::NeedsAttention => "NEEDS_ATTENTION",
         }
     }
 
@@ -68,7 +83,20 @@ impl OrderStatus {
     pub fn is_on_shop_board(&self) -> bool {
         !matches!(
             self,
-            Self::PaymentPending | Self::PaymentDeclined | Self::OutOfStock
+            Self::PaymentPending | Self::PaymentDeclined | Self::OutOfStock | Self::PaymentFailed
+        )
+    }
+
+    /// Whether the order has ended (its workflow is completing or complete).
+    pub fn is_final(&self) -> bool {
+        matches!(
+            self,
+            Self::PaymentDeclined
+                | Self::OutOfStock
+                | Self::PaymentFailed
+                | Self::Delivered
+                | Self::Rejected
+                | Self::Cancelled
         )
     }
 }
@@ -99,6 +127,14 @@ pub struct SagaPolicy {
     pub max_retry_interval_secs: u64,
     /// What the rider is paid for delivering this order, in the order's currency.
     pub delivery_fee_minor: i64,
+    /// How long the shop has to accept a paid order before it is rejected (`shop_timeout`).
+    pub shop_accept_timeout_secs: u64,
+    /// How long dispatch keeps looking for a free rider before the order is rejected (`no_rider`).
+    pub dispatch_timeout_secs: u64,
+    /// How long the saga keeps trying to charge before the order ends `PAYMENT_FAILED`.
+    pub payment_deadline_secs: u64,
+    /// Attempts of one compensation step before the order goes to `NEEDS_ATTENTION`.
+    pub compensation_attempts: u32,
 }
 
 impl Default for SagaPolicy {
@@ -108,6 +144,10 @@ impl Default for SagaPolicy {
             initial_retry_interval_ms: 1_000,
             max_retry_interval_secs: 60,
             delivery_fee_minor: 3_000,
+            shop_accept_timeout_secs: 600,
+            dispatch_timeout_secs: 900,
+            payment_deadline_secs: 3_600,
+            compensation_attempts: 10,
         }
     }
 }
@@ -158,12 +198,28 @@ pub struct OrderView {
     pub currency: String,
     pub delivery_address: DeliveryAddress,
     pub rider: Option<Rider>,
-    /// Why the order ended early (declined card, item out of stock).
+    /// Why the order ended early (declined card, item out of stock, the shop's reason, ...).
     pub reason: Option<String>,
+    /// The compensation step waiting for an operator, while `NEEDS_ATTENTION`.
+    pub attention: Option<Attention>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub timeline: Vec<TimelineEntry>,
     pub seq: i64,
+}
+
+/// A compensation step that failed after its retries: what operators see and retry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attention {
+    pub step: String,
+    pub error: String,
+    pub attempts: u32,
+}
+
+/// A customer's (or an operator's) request to cancel an order, with the reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cancellation {
+    pub reason: String,
 }
 
 /// What `POST /orders` learns in the same request: the result of reserving stock and charging.
@@ -177,6 +233,11 @@ pub enum PaymentResult {
     OutOfStock {
         menu_item_id: MenuItemId,
         name: String,
+    },
+    /// The order ended before its payment settled (cancelled, payment impossible).
+    Ended {
+        status: OrderStatus,
+        reason: String,
     },
 }
 
@@ -213,6 +274,7 @@ pub enum RefusalCode {
     InvalidTransition,
     WrongShop,
     WrongRider,
+    CannotCancel,
 }
 
 impl RefusalCode {
@@ -221,6 +283,7 @@ impl RefusalCode {
             Self::InvalidTransition => "invalid_transition",
             Self::WrongShop => "wrong_shop",
             Self::WrongRider => "wrong_rider",
+            Self::CannotCancel => "cannot_cancel",
         }
     }
 }
@@ -240,6 +303,7 @@ impl Refusal {
             RefusalCode::InvalidTransition,
             RefusalCode::WrongShop,
             RefusalCode::WrongRider,
+            RefusalCode::CannotCancel,
         ]
         .into_iter()
         .find(|c| c.as_str() == code)?;

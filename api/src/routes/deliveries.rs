@@ -13,6 +13,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::read_model;
 use crate::routes::orders::order_id;
 use crate::workflow::act;
+use courier_workflows::order::RefusalCode;
 
 async fn rider_action(
     state: &AppState,
@@ -34,7 +35,14 @@ pub async fn pickup(
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<Value>> {
     let (order_id, action) = rider_action(&state, &order_id, &body).await?;
-    let status = act(&state.temporal, order_id, OrderWorkflow::pickup, action).await?;
+    let status = act(
+        &state.temporal,
+        order_id,
+        OrderWorkflow::pickup,
+        action,
+        RefusalCode::InvalidTransition,
+    )
+    .await?;
     Ok(Json(json!({ "order_id": order_id, "status": status })))
 }
 
@@ -44,6 +52,13 @@ pub async fn deliver(
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<Value>> {
     let (order_id, action) = rider_action(&state, &order_id, &body).await?;
-    let status = act(&state.temporal, order_id, OrderWorkflow::deliver, action).await?;
+    let status = act(
+        &state.temporal,
+        order_id,
+        OrderWorkflow::deliver,
+        action,
+        RefusalCode::InvalidTransition,
+    )
+    .await?;
     Ok(Json(json!({ "order_id": order_id, "status": status })))
 }

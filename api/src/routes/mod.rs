@@ -14,9 +14,14 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/orders", post(orders::place))
         .route("/orders/{order_id}", get(orders::show))
+        .route("/orders/{order_id}/cancel", post(orders::cancel))
         .route("/customers/{customer_id}/orders", get(customers::orders))
         .route("/shops", get(shops::list))
         .route("/shops/{shop_id}/menu", get(shops::menu))
+        .route(
+            "/shops/{shop_id}/menu/{menu_item_id}/stock",
+            post(shops::stock),
+        )
         .route("/shops/{shop_id}/orders", get(shops::board))
         .route(
             "/shops/{shop_id}/orders/{order_id}/accept",

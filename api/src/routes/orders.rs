@@ -4,22 +4,25 @@ use std::collections::HashSet;
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
+use courier_workflows::OrderWorkflow;
 use courier_workflows::domain::{
     CardNumber, Currency, CustomerId, DeliveryAddress, EmailAddress, MenuItemId, Money, OrderId,
     PhoneNumber, Quantity, ShopId,
 };
-use courier_workflows::order::{OrderLine, OrderRequest, OrderStatus, PaymentResult};
+use courier_workflows::order::{Cancellation, OrderLine, OrderRequest, OrderStatus, PaymentResult};
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 
 use crate::AppState;
-use crate::body::{JsonBody, object, required_str};
+use crate::body::{JsonBody, object, optional_str, required_str};
 use crate::catalog;
 use crate::error::{ApiError, ApiResult};
 use crate::read_model;
-use crate::workflow::{Placed, place_order};
+use crate::workflow::{Placed, act, place_order};
+use courier_workflows::order::RefusalCode;
 
 /// An order as the customer sent it, every field parsed; the catalog is consulted after.
 struct PlaceOrder {
@@ -98,7 +101,7 @@ fn parse(body: &Value) -> ApiResult<PlaceOrder> {
 }
 
 /// Prices the order from the shop's menu; unknown shops and items are the caller's error.
-async fn price(state: &AppState, order: PlaceOrder) -> ApiResult<OrderRequest> {
+async fn price(state: &AppState, order_id: OrderId, order: PlaceOrder) -> ApiResult<OrderRequest> {
     let shop = catalog::shop(&state.db, order.shop_id.as_str())
         .await?
         .ok_or_else(|| {
@@ -135,7 +138,7 @@ async fn price(state: &AppState, order: PlaceOrder) -> ApiResult<OrderRequest> {
     }
     let currency = Currency::parse(menu.first().map(|m| m.currency.as_str()).unwrap_or("KRW"))?;
     Ok(OrderRequest {
-        order_id: OrderId::new(uuid::Uuid::new_v4()),
+        order_id,
         customer_id: order.customer_id,
         shop_id: order.shop_id,
         shop_name: shop.name,
@@ -154,10 +157,61 @@ fn location(order_id: OrderId) -> [(header::HeaderName, String); 1] {
     [(header::LOCATION, format!("/orders/{order_id}"))]
 }
 
-pub async fn place(State(state): State<AppState>, JsonBody(body): JsonBody) -> ApiResult<Response> {
+/// The order id an `Idempotency-Key` stands for: the one it created first, or a new one. The same
+/// key with another body is refused. Concurrent first uses of a key serialise on its row.
+async fn idempotent_order_id(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &Value,
+) -> ApiResult<OrderId> {
+    let Some(key) = headers.get("idempotency-key") else {
+        return Ok(OrderId::new(uuid::Uuid::new_v4()));
+    };
+    let key = key
+        .to_str()
+        .ok()
+        .filter(|k| (1..=255).contains(&k.len()))
+        .ok_or_else(|| {
+            ApiError::invalid(
+                "Idempotency-Key",
+                "the Idempotency-Key header must be 1 to 255 visible characters",
+            )
+        })?;
+    // serde_json orders object keys, so the same JSON hashes the same however it was written.
+    let hash = hex::encode(Sha256::digest(body.to_string().as_bytes()));
+    let fresh = uuid::Uuid::new_v4();
+    let (stored_hash, order_id): (String, uuid::Uuid) = sqlx::query_as(
+        "WITH claimed AS ( \
+           INSERT INTO orders.idempotency_keys (key, request_hash, order_id) VALUES ($1, $2, $3) \
+           ON CONFLICT (key) DO NOTHING RETURNING request_hash, order_id) \
+         SELECT request_hash, order_id FROM claimed \
+         UNION ALL SELECT request_hash, order_id FROM orders.idempotency_keys WHERE key = $1 \
+         LIMIT 1",
+    )
+    .bind(key)
+    .bind(&hash)
+    .bind(fresh)
+    .fetch_one(&state.db)
+    .await?;
+    if stored_hash != hash {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "idempotency_key_reused",
+            "this Idempotency-Key was used with a different request",
+        )
+        .with("field", "Idempotency-Key"));
+    }
+    Ok(OrderId::new(order_id))
+}
+
+pub async fn place(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Response> {
     let order = parse(&body)?;
-    let request = price(&state, order).await?;
-    let order_id = request.order_id;
+    let order_id = idempotent_order_id(&state, &headers, &body).await?;
+    let request = price(&state, order_id, order).await?;
     tracing::info!(%order_id, workflow_id = %order_id.workflow_id(), "placing order");
     let placed = place_order(
         &state.temporal,
@@ -166,8 +220,13 @@ pub async fn place(State(state): State<AppState>, JsonBody(body): JsonBody) -> A
         state.settings.payment_wait,
     )
     .await?;
-    match placed {
-        Placed::Settled(PaymentResult::Paid) => {
+    let settled = match placed {
+        Placed::Settled(result) => result,
+        Placed::Pending => return pending(order_id),
+        Placed::Ended => ended_outcome(&state, order_id).await?,
+    };
+    match settled {
+        PaymentResult::Paid => {
             let details = read_model::order(&state.db, order_id.uuid())
                 .await?
                 .ok_or_else(|| {
@@ -175,26 +234,135 @@ pub async fn place(State(state): State<AppState>, JsonBody(body): JsonBody) -> A
                 })?;
             Ok((StatusCode::CREATED, location(order_id), Json(details)).into_response())
         }
-        Placed::Pending => Ok((
-            StatusCode::ACCEPTED,
-            location(order_id),
-            Json(json!({ "order_id": order_id, "status": OrderStatus::PaymentPending })),
-        )
-            .into_response()),
-        Placed::Settled(PaymentResult::Declined { reason }) => Err(ApiError::new(
+        PaymentResult::Declined { reason } => Err(ApiError::new(
             StatusCode::PAYMENT_REQUIRED,
             "payment_declined",
             format!("the card was declined: {reason}"),
         )
         .with("order_id", order_id.to_string())),
-        Placed::Settled(PaymentResult::OutOfStock { menu_item_id, name }) => Err(ApiError::new(
+        PaymentResult::OutOfStock { menu_item_id, name } => Err(ApiError::new(
             StatusCode::CONFLICT,
             "out_of_stock",
             format!("{name} is out of stock; nothing was charged"),
         )
         .with("order_id", order_id.to_string())
         .with("menu_item_id", menu_item_id.as_str())),
+        PaymentResult::Ended { status, reason } => {
+            let (http, code) = match status {
+                OrderStatus::PaymentFailed => (StatusCode::PAYMENT_REQUIRED, "payment_failed"),
+                OrderStatus::Cancelled => (StatusCode::CONFLICT, "order_cancelled"),
+                _ => (StatusCode::CONFLICT, "order_ended"),
+            };
+            Err(
+                ApiError::new(http, code, format!("the order ended {status}: {reason}"))
+                    .with("order_id", order_id.to_string()),
+            )
+        }
     }
+}
+
+fn pending(order_id: OrderId) -> ApiResult<Response> {
+    Ok((
+        StatusCode::ACCEPTED,
+        location(order_id),
+        Json(json!({ "order_id": order_id, "status": OrderStatus::PaymentPending })),
+    )
+        .into_response())
+}
+
+/// The payment outcome of an order whose workflow has ended, from the read model.
+async fn ended_outcome(state: &AppState, order_id: OrderId) -> ApiResult<PaymentResult> {
+    let order = read_model::order(&state.db, order_id.uuid())
+        .await?
+        .ok_or_else(|| {
+            ApiError::internal(
+                "replaying an order",
+                "ended order missing from the read model",
+            )
+        })?;
+    let status = OrderStatus::parse(&order.status).ok_or_else(|| {
+        ApiError::internal("replaying an order", "unknown status in the read model")
+    })?;
+    let reason = order.reason.unwrap_or_default();
+    Ok(match status {
+        OrderStatus::PaymentDeclined => PaymentResult::Declined { reason },
+        OrderStatus::OutOfStock => {
+            // The reason reads "{name} is out of stock": find the line it names.
+            let line = order.items.as_array().into_iter().flatten().find(|line| {
+                line["name"]
+                    .as_str()
+                    .is_some_and(|name| reason.starts_with(name))
+            });
+            let item = line
+                .and_then(|l| l["menu_item_id"].as_str())
+                .unwrap_or("unknown");
+            let name = line.and_then(|l| l["name"].as_str()).unwrap_or("an item");
+            PaymentResult::OutOfStock {
+                menu_item_id: courier_workflows::domain::MenuItemId::parse(item)?,
+                name: name.to_owned(),
+            }
+        }
+        OrderStatus::PaymentFailed | OrderStatus::Cancelled
+            if !order
+                .timeline
+                .iter()
+                .any(|t| t.status == OrderStatus::Paid.as_str()) =>
+        {
+            PaymentResult::Ended { status, reason }
+        }
+        _ => PaymentResult::Paid,
+    })
+}
+
+/// `POST /orders/{order_id}/cancel {"reason"?}`: the customer's cancellation, until pickup.
+pub async fn cancel(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Response> {
+    let body = object(&body, true)?;
+    let reason = optional_str(body, "reason", "reason")?
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .unwrap_or("cancelled by the customer");
+    if reason.chars().count() > 200 {
+        return Err(ApiError::invalid(
+            "reason",
+            "reason must be at most 200 characters",
+        ));
+    }
+    let order_id = order_id(&id)?;
+    let current = read_model::order(&state.db, order_id.uuid())
+        .await?
+        .ok_or_else(ApiError::order_not_found)?;
+    // Cancelling a cancelled order is harmless: it answers the order as it is.
+    if is_cancelled(&current.status) {
+        return Ok(Json(current).into_response());
+    }
+    let cancellation = Cancellation {
+        reason: reason.to_owned(),
+    };
+    let acted = act(
+        &state.temporal,
+        order_id,
+        OrderWorkflow::cancel_order,
+        cancellation,
+        RefusalCode::CannotCancel,
+    )
+    .await;
+    let details = read_model::order(&state.db, order_id.uuid())
+        .await?
+        .ok_or_else(ApiError::order_not_found)?;
+    match acted {
+        Ok(_) => Ok(Json(details).into_response()),
+        // The workflow ended between our read and the update: by a cancellation, that is success.
+        Err(_) if is_cancelled(&details.status) => Ok(Json(details).into_response()),
+        Err(err) => Err(err),
+    }
+}
+
+fn is_cancelled(status: &str) -> bool {
+    status == OrderStatus::Cancelled.as_str() || status == OrderStatus::Cancelling.as_str()
 }
 
 /// Parses an order id from a path; a malformed one cannot name an order.

@@ -12,10 +12,12 @@ use serde_json::{Value, json};
 use crate::AppState;
 use crate::body::{JsonBody, object, optional_str};
 use crate::catalog;
+use crate::catalog::StockChange;
 use crate::error::{ApiError, ApiResult};
 use crate::read_model;
 use crate::routes::orders::order_id;
 use crate::workflow::act;
+use courier_workflows::order::RefusalCode;
 
 fn unknown_shop() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "unknown_shop", "no such shop")
@@ -103,6 +105,7 @@ pub async fn accept(
         order_id,
         OrderWorkflow::accept,
         ShopAction { shop_id },
+        RefusalCode::InvalidTransition,
     )
     .await?;
     Ok(moved(order_id, status))
@@ -118,6 +121,7 @@ pub async fn ready(
         order_id,
         OrderWorkflow::ready,
         ShopAction { shop_id },
+        RefusalCode::InvalidTransition,
     )
     .await?;
     Ok(moved(order_id, status))
@@ -144,6 +148,62 @@ pub async fn reject(
         shop_id,
         reason: reason.to_owned(),
     };
-    let status = act(&state.temporal, order_id, OrderWorkflow::reject, rejection).await?;
+    let status = act(
+        &state.temporal,
+        order_id,
+        OrderWorkflow::reject,
+        rejection,
+        RefusalCode::InvalidTransition,
+    )
+    .await?;
     Ok(moved(order_id, status))
+}
+
+/// `POST /shops/{shop_id}/menu/{menu_item_id}/stock` with `{"add": n}` or `{"set": n}`: answers
+/// the item with its new stock.
+pub async fn stock(
+    State(state): State<AppState>,
+    Path((shop_id, menu_item_id)): Path<(String, String)>,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Json<Value>> {
+    let body = object(&body, false)?;
+    let number = |key: &str| -> ApiResult<Option<i64>> {
+        match body.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(v) => v
+                .as_i64()
+                .map(Some)
+                .ok_or_else(|| ApiError::invalid(key, format!("{key} must be an integer"))),
+        }
+    };
+    let change = match (number("add")?, number("set")?) {
+        (Some(n), None) if (1..=1_000_000).contains(&n) => StockChange::Add(n),
+        (Some(_), None) => {
+            return Err(ApiError::invalid(
+                "add",
+                "add must be between 1 and 1000000",
+            ));
+        }
+        (None, Some(n)) if (0..=1_000_000).contains(&n) => StockChange::Set(n),
+        (None, Some(_)) => {
+            return Err(ApiError::invalid(
+                "set",
+                "set must be between 0 and 1000000",
+            ));
+        }
+        _ => return Err(ApiError::invalid("body", "give exactly one of add and set")),
+    };
+    catalog::shop(&state.db, &shop_id)
+        .await?
+        .ok_or_else(unknown_shop)?;
+    let item = catalog::change_stock(&state.db, &shop_id, &menu_item_id, change)
+        .await?
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "unknown_menu_item",
+                "the shop has no such menu item",
+            )
+        })?;
+    Ok(Json(json!(item)))
 }

@@ -1,6 +1,8 @@
 //! The whole life of a paid order, from `POST /orders` to `DELIVERED`.
 
-use courier_tests::{DELIVERY_FEE, GOOD_CARD, PIZZA_ORDER_TOTAL, TestApp, pizza_order};
+use courier_tests::{
+    DEADLINE, DELIVERY_FEE, GOOD_CARD, PIZZA_ORDER_TOTAL, TestApp, pizza_order, wait_until,
+};
 use courier_workflows::OrderWorkflow;
 use courier_workflows::order::OrderView;
 use reqwest::StatusCode;
@@ -31,14 +33,16 @@ async fn a_paid_order_goes_all_the_way_to_delivered() -> anyhow::Result<()> {
     assert_eq!(statuses(&order), ["PAYMENT_PENDING", "PAID"]);
 
     // The shop sees it on its board, then accepts and cooks it.
-    let (_, board) = app.get("/shops/napoli-oven/orders?status=PAID").await?;
-    assert!(
-        board["orders"]
+    let on_board = wait_until(DEADLINE, || async {
+        let (_, board) = app.get("/shops/napoli-oven/orders?status=PAID").await?;
+        Ok(board["orders"]
             .as_array()
             .unwrap()
             .iter()
-            .any(|o| o["order_id"] == id.as_str())
-    );
+            .any(|o| o["order_id"] == id.as_str()))
+    })
+    .await?;
+    assert!(on_board, "the paid order reaches the shop's board");
     let (status, body) = app
         .post(
             &format!("/shops/napoli-oven/orders/{id}/accept"),

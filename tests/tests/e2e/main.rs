@@ -1,8 +1,11 @@
 //! End-to-end tests of Courier: real Temporal, real Postgres, real HTTP, one Courier per test.
 
+mod cancellation;
 mod catalog;
+mod failures;
 mod happy_path;
 mod payment;
 mod rejection;
+mod stock;
 mod transitions;
 mod validation;

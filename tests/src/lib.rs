@@ -444,6 +444,37 @@ impl TestApp {
         Ok(())
     }
 
+    /// When `COURIER_RECORD_HISTORIES` names a folder, waits for the order's workflow to end and
+    /// writes its history there as `{name}.json` (or `{name}-{n}.json` beside an older one), for
+    /// the replay tests of `courier-workflows`.
+    pub async fn record_history(&self, order_id: &str, name: &str) -> anyhow::Result<()> {
+        let Ok(folder) = std::env::var("COURIER_RECORD_HISTORIES") else {
+            return Ok(());
+        };
+        let handle = self
+            .temporal
+            .get_workflow_handle::<courier_workflows::OrderWorkflow>(format!("order-{order_id}"));
+        handle
+            .get_result(temporalio_client::WorkflowGetResultOptions::default())
+            .await?;
+        let json = handle
+            .fetch_history(temporalio_client::WorkflowFetchHistoryOptions::default())
+            .to_json()
+            .await?;
+        let folder = std::path::Path::new(&folder);
+        std::fs::create_dir_all(folder)?;
+        // Never overwrite: histories recorded by older code are what the replay test protects.
+        let path = (0..)
+            .map(|n| match n {
+                0 => folder.join(format!("{name}.json")),
+                n => folder.join(format!("{name}-{n}.json")),
+            })
+            .find(|path| !path.exists())
+            .expect("a free file name");
+        std::fs::write(path, json)?;
+        Ok(())
+    }
+
     /// The payment sandbox's ledger entries for an order.
     pub async fn ledger(&self, order_id: &str) -> anyhow::Result<Vec<Value>> {
         let response = self

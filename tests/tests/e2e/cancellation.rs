@@ -227,6 +227,7 @@ async fn cancelling_after_the_order_is_ready_still_compensates_everything() -> a
         (status, body["error"]["code"].clone()),
         (StatusCode::CONFLICT, json!("invalid_transition"))
     );
+    app.record_history(&id, "cancelled_after_ready").await?;
     Ok(())
 }
 
@@ -336,5 +337,7 @@ async fn a_refund_that_keeps_failing_waits_for_an_operator_and_survives_a_worker
         timeline.contains(&"NEEDS_ATTENTION".to_owned()),
         "{timeline:?}"
     );
+    app.record_history(&id, "cancelled_after_operator_retry")
+        .await?;
     Ok(())
 }

@@ -35,6 +35,7 @@ async fn a_shop_that_does_not_accept_in_time_gets_the_order_rejected_and_refunde
         )
         .await?;
     assert_eq!(status, StatusCode::CONFLICT, "too late to accept");
+    app.record_history(&id, "rejected_shop_timeout").await?;
     Ok(())
 }
 

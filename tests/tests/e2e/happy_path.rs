@@ -167,5 +167,6 @@ async fn a_paid_order_goes_all_the_way_to_delivered() -> anyhow::Result<()> {
         app.rider_available(&rider_id).await?,
         "the rider is free after delivering"
     );
+    app.record_history(&id, "delivered").await?;
     Ok(())
 }

@@ -54,6 +54,7 @@ async fn a_declined_card_is_refused_with_402_and_leaves_stock_untouched() -> any
             .iter()
             .any(|o| o["order_id"] == id.as_str())
     );
+    app.record_history(&id, "payment_declined").await?;
     Ok(())
 }
 

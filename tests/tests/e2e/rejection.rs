@@ -44,6 +44,7 @@ async fn a_shop_rejection_refunds_the_card_and_restores_stock() -> anyhow::Resul
         (status, body["error"]["code"].clone()),
         (StatusCode::CONFLICT, json!("invalid_transition"))
     );
+    app.record_history(&id, "rejected_by_shop").await?;
     Ok(())
 }
 

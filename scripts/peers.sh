@@ -36,11 +36,13 @@ install_peers() {
   if [ -f "$prism_dir/node_modules/@stoplight/prism-cli/package.json" ]; then
     have=$(sed -n 's/^[[:space:]]*"version": "\(.*\)",$/\1/p' "$prism_dir/node_modules/@stoplight/prism-cli/package.json" | head -n1)
   fi
-  if [ ! -x "$prism_bin" ] || [ "$have" != "$prism_version" ]; then
+  # Installed from the lockfile committed in tests/peers, so every machine gets the same tree.
+  if [ ! -x "$prism_bin" ] || [ "$have" != "$prism_version" ] ||
+     ! cmp -s "$root/tests/peers/package-lock.json" "$prism_dir/package-lock.json"; then
     say "installing Prism $prism_version from npm (once)"
     mkdir -p "$prism_dir"
-    SCARF_ANALYTICS=false npm install --prefix "$prism_dir" --save-exact --no-audit --no-fund --loglevel=error \
-      "@stoplight/prism-cli@$prism_version" >/dev/null || return 1
+    cp "$root/tests/peers/package.json" "$root/tests/peers/package-lock.json" "$prism_dir/"
+    SCARF_ANALYTICS=false npm ci --prefix "$prism_dir" --no-audit --no-fund --loglevel=error >/dev/null || return 1
   fi
   if [ ! -f "$twilio_spec" ]; then say "Twilio's OpenAPI description is missing: $twilio_spec"; return 1; fi
 }

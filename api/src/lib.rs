@@ -97,6 +97,14 @@ impl ApiSettings {
                     "COURIER_COMPENSATION_ATTEMPTS",
                     defaults.compensation_attempts,
                 )?,
+                notification_max_retry_interval_secs: env_number(
+                    "COURIER_NOTIFICATION_RETRY_MAX_SECS",
+                    defaults.notification_max_retry_interval_secs,
+                )?,
+                notification_give_up_after_secs: env_number(
+                    "COURIER_NOTIFICATION_GIVE_UP_SECS",
+                    defaults.notification_give_up_after_secs,
+                )?,
             },
         })
     }

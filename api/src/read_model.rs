@@ -148,3 +148,32 @@ pub async fn shop_orders(
     .fetch_all(db)
     .await
 }
+
+/// One message of an order's notification log.
+#[derive(Debug, Serialize, sqlx::FromRow)]
+pub struct Notification {
+    pub status: String,
+    pub audience: String,
+    pub channel: String,
+    pub recipient: String,
+    pub language: String,
+    pub subject: Option<String>,
+    pub body: String,
+    pub state: String,
+    pub attempts: i32,
+    pub provider_id: Option<String>,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+pub async fn notifications(db: &PgPool, order_id: Uuid) -> Result<Vec<Notification>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT status, audience, channel, recipient, language, subject, body, state, attempts, \
+           provider_id, last_error, created_at, sent_at \
+         FROM notifications.messages WHERE order_id = $1 ORDER BY created_at, audience, channel",
+    )
+    .bind(order_id)
+    .fetch_all(db)
+    .await
+}

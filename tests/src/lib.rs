@@ -5,21 +5,28 @@
 //! queue against the Temporal dev server that `scripts/test` started (`TEMPORAL_ADDRESS`). Nothing
 //! is mocked. Waiting is always for a condition, with a deadline.
 
+pub mod smtp_gate;
+pub mod twilio_proxy;
+
 use std::future::Future;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use courier_activities::notifications::email::{SmtpConfig, SmtpTls};
+use courier_activities::notifications::twilio::TwilioConfig;
 use courier_activities::payment_client::PaymentProviderConfig;
 use courier_api::{ApiSettings, AppState};
-use courier_worker::WorkerSettings;
+use courier_worker::{NotificationSettings, WorkerSettings};
 use courier_workflows::order::SagaPolicy;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use smtp_gate::SmtpGate;
 use sqlx::{Connection, PgPool};
 use temporalio_client::{
     Client, ClientOptions, Connection as TemporalConnection, ConnectionOptions,
 };
 use tokio::sync::oneshot;
+use twilio_proxy::TwilioProxy;
 
 pub const SANDBOX_KEY: &str = "sk_test_e2e";
 pub const DELIVERY_FEE: i64 = 3_000;
@@ -136,8 +143,44 @@ pub struct TestApp {
     pub temporal: Client,
     pub task_queue: String,
     pub worker: Option<WorkerHandle>,
+    /// Twilio as the worker sees it (Prism behind a recording, fault-injecting proxy).
+    pub twilio: Option<TwilioProxy>,
+    /// The SMTP server as the worker sees it (Mailpit behind a gate that can be closed).
+    pub smtp: Option<SmtpGate>,
+    /// Mailpit's API, to read what was received.
+    pub mailpit: String,
     worker_settings: WorkerSettings,
     _stop_servers: oneshot::Sender<()>,
+}
+
+pub const TWILIO_ACCOUNT_SID: &str = "AC0123456789abcdef0123456789abcdef";
+pub const TWILIO_FROM: &str = "+15005550006";
+
+/// The notification peers `scripts/test` started: Prism (Twilio) and Mailpit (SMTP + API).
+struct Peers {
+    prism: Option<String>,
+    smtp_port: Option<u16>,
+    mailpit: Option<String>,
+}
+
+impl Peers {
+    fn from_env() -> Self {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        Self {
+            prism: var("COURIER_TEST_TWILIO_URL"),
+            smtp_port: var("COURIER_TEST_SMTP_PORT").and_then(|p| p.parse().ok()),
+            mailpit: var("COURIER_TEST_MAILPIT_URL"),
+        }
+    }
+}
+
+/// An email as Mailpit received it.
+#[derive(Debug, Clone)]
+pub struct ReceivedEmail {
+    pub id: String,
+    pub subject: String,
+    pub to: Vec<String>,
+    pub message_id: String,
 }
 
 /// Knobs a test may turn before its Courier starts.
@@ -147,6 +190,10 @@ pub struct TestOptions {
     pub payment_wait: Duration,
     /// How long the sandbox's slow card takes.
     pub slow_card_delay: Duration,
+    /// Whether Twilio credentials are configured (without them SMS are logged as skipped).
+    pub twilio: bool,
+    /// Whether an SMTP server is configured.
+    pub smtp: bool,
 }
 
 impl Default for TestOptions {
@@ -161,9 +208,13 @@ impl Default for TestOptions {
                 dispatch_timeout_secs: 60,
                 payment_deadline_secs: 120,
                 compensation_attempts: 3,
+                notification_max_retry_interval_secs: 1,
+                notification_give_up_after_secs: 120,
             },
             payment_wait: Duration::from_secs(20),
             slow_card_delay: Duration::from_secs(3),
+            twilio: true,
+            smtp: true,
         }
     }
 }
@@ -212,6 +263,37 @@ impl TestApp {
         let db = fresh_database("courier_t").await?;
         courier_activities::migrate(&db).await?;
         let task_queue = format!("courier-test-{}", uuid::Uuid::new_v4().simple());
+        let peers = Peers::from_env();
+        let twilio = match (&peers.prism, options.twilio) {
+            (Some(prism), true) => Some(TwilioProxy::start(prism.clone()).await?),
+            _ => None,
+        };
+        let smtp = match (peers.smtp_port, options.smtp) {
+            (Some(port), true) => Some(SmtpGate::start(port).await?),
+            _ => None,
+        };
+        let notifications = NotificationSettings {
+            twilio: twilio.as_ref().map(|proxy| TwilioConfig {
+                base_url: proxy.url.clone(),
+                account_sid: TWILIO_ACCOUNT_SID.to_owned(),
+                auth_token: "test-auth-token".to_owned(),
+                sender: TWILIO_FROM.to_owned(),
+                timeout: Duration::from_secs(5),
+            }),
+            smtp: smtp.as_ref().map(|gate| SmtpConfig {
+                host: "127.0.0.1".to_owned(),
+                port: gate.port,
+                tls: SmtpTls::None,
+                username: None,
+                password: None,
+                from: "Courier <no-reply@courier.test>"
+                    .parse()
+                    .expect("a mailbox"),
+                timeout: Duration::from_secs(5),
+            }),
+            public_url: "http://courier.test".to_owned(),
+            default_language: "en".to_owned(),
+        };
         let worker_settings = WorkerSettings {
             task_queue: task_queue.clone(),
             database_url: String::new(),
@@ -222,6 +304,7 @@ impl TestApp {
                 timeout: Duration::from_secs(5),
             },
             graceful_shutdown: Duration::from_secs(5),
+            notifications,
         };
         let worker = WorkerHandle::start(worker_settings.clone(), db.clone());
 
@@ -249,6 +332,9 @@ impl TestApp {
             temporal,
             task_queue,
             worker: Some(worker),
+            twilio,
+            smtp,
+            mailpit: peers.mailpit.unwrap_or_default(),
             worker_settings,
             _stop_servers: stop_servers,
         })
@@ -372,9 +458,13 @@ impl TestApp {
 
     /// Places the pizza order with a good card and returns its id (asserting `201`).
     pub async fn paid_order(&self, customer_id: &str) -> anyhow::Result<String> {
-        let (status, body) = self
-            .place_order(&pizza_order(customer_id, GOOD_CARD))
-            .await?;
+        self.paid_order_with(&pizza_order(customer_id, GOOD_CARD))
+            .await
+    }
+
+    /// Places `order`, asserting it is paid (`201`), and returns its id.
+    pub async fn paid_order_with(&self, order: &Value) -> anyhow::Result<String> {
+        let (status, body) = self.place_order(order).await?;
         if status != StatusCode::CREATED {
             bail!("POST /orders answered {status}: {body}");
         }
@@ -475,6 +565,62 @@ impl TestApp {
         Ok(())
     }
 
+    /// Every email Mailpit received about an order (its id is in the subject), oldest first.
+    pub async fn emails_for(&self, order_id: &str) -> anyhow::Result<Vec<ReceivedEmail>> {
+        let list: Value = self
+            .http
+            .get(format!("{}/api/v1/messages", self.mailpit))
+            .query(&[("limit", "5000")])
+            .send()
+            .await?
+            .json()
+            .await?;
+        let mut found: Vec<ReceivedEmail> = list["messages"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|m| m["Subject"].as_str().is_some_and(|s| s.contains(order_id)))
+            .map(|m| ReceivedEmail {
+                id: m["ID"].as_str().unwrap_or_default().to_owned(),
+                subject: m["Subject"].as_str().unwrap_or_default().to_owned(),
+                to: m["To"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|t| t["Address"].as_str().map(str::to_owned))
+                    .collect(),
+                message_id: m["MessageID"].as_str().unwrap_or_default().to_owned(),
+            })
+            .collect();
+        found.reverse();
+        Ok(found)
+    }
+
+    /// One received email in full (`Text`, `HTML`, headers...), as Mailpit's API gives it.
+    pub async fn email(&self, id: &str) -> anyhow::Result<Value> {
+        Ok(self
+            .http
+            .get(format!("{}/api/v1/message/{id}", self.mailpit))
+            .send()
+            .await?
+            .json()
+            .await?)
+    }
+
+    /// The order's notification log, through the API.
+    pub async fn notification_log(&self, order_id: &str) -> anyhow::Result<Vec<Value>> {
+        let (status, body) = self
+            .get(&format!("/orders/{order_id}/notifications"))
+            .await?;
+        if status != StatusCode::OK {
+            bail!("GET /orders/{order_id}/notifications answered {status}: {body}");
+        }
+        Ok(body["notifications"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default())
+    }
+
     /// The payment sandbox's ledger entries for an order.
     pub async fn ledger(&self, order_id: &str) -> anyhow::Result<Vec<Value>> {
         let response = self
@@ -506,11 +652,11 @@ impl TestApp {
         Ok(())
     }
 
-    /// `(status, channel)` of every notification recorded for an order.
+    /// `(status, channel)` of every notification recorded for the order's customer.
     pub async fn notifications(&self, order_id: &str) -> anyhow::Result<Vec<(String, String)>> {
         Ok(sqlx::query_as(
             "SELECT status, channel FROM notifications.messages WHERE order_id = $1::uuid \
-             ORDER BY created_at, channel",
+               AND audience = 'customer' ORDER BY created_at, channel",
         )
         .bind(order_id)
         .fetch_all(&self.db)

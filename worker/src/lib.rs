@@ -8,13 +8,15 @@ use std::time::Duration;
 
 use anyhow::Context;
 use courier_activities::dispatch::DispatchActivities;
-use courier_activities::notifications::NotificationActivities;
+use courier_activities::notifications::email::{EmailSender, SmtpConfig, SmtpTls};
+use courier_activities::notifications::twilio::{TwilioClient, TwilioConfig};
+use courier_activities::notifications::{NotificationActivities, NotificationChannels};
 use courier_activities::payment::PaymentActivities;
 use courier_activities::payment_client::{PaymentClient, PaymentProviderConfig};
 use courier_activities::read_model::ReadModelActivities;
 use courier_activities::shop_board::ShopBoardActivities;
 use courier_activities::stock::StockActivities;
-use courier_workflows::OrderWorkflow;
+use courier_workflows::{NotificationWorkflow, OrderWorkflow};
 use sqlx::PgPool;
 use temporalio_client::Client;
 use temporalio_sdk::runtime::RuntimeOptions;
@@ -29,6 +31,96 @@ pub struct WorkerSettings {
     pub payment: PaymentProviderConfig,
     /// How long a shutdown waits for running activities before handing them back.
     pub graceful_shutdown: Duration,
+    pub notifications: NotificationSettings,
+}
+
+/// Where notifications go. With no Twilio credentials (or no SMTP host) that channel is logged as
+/// skipped rather than sent.
+#[derive(Debug, Clone)]
+pub struct NotificationSettings {
+    pub twilio: Option<TwilioConfig>,
+    pub smtp: Option<SmtpConfig>,
+    pub public_url: String,
+    pub default_language: String,
+}
+
+impl NotificationSettings {
+    pub fn from_env() -> anyhow::Result<Self> {
+        let twilio = match (secret("TWILIO_ACCOUNT_SID")?, secret("TWILIO_AUTH_TOKEN")?) {
+            (Some(account_sid), Some(auth_token)) => Some(TwilioConfig {
+                base_url: env_or("TWILIO_BASE_URL", "https://api.twilio.com"),
+                account_sid,
+                auth_token,
+                sender: std::env::var("TWILIO_FROM")
+                    .or_else(|_| std::env::var("TWILIO_MESSAGING_SERVICE_SID"))
+                    .map_err(|_| {
+                        anyhow::anyhow!("TWILIO_FROM (or TWILIO_MESSAGING_SERVICE_SID) is required with Twilio credentials")
+                    })?,
+                timeout: Duration::from_secs(env_number("TWILIO_TIMEOUT_SECS", 10)?),
+            }),
+            _ => None,
+        };
+        let smtp = match std::env::var("SMTP_HOST").ok().filter(|h| !h.is_empty()) {
+            None => None,
+            Some(host) => {
+                let tls = SmtpTls::parse(&env_or("SMTP_TLS", "starttls"))
+                    .ok_or_else(|| anyhow::anyhow!("SMTP_TLS must be none, starttls or tls"))?;
+                let default_port = match tls {
+                    SmtpTls::None => 25,
+                    SmtpTls::StartTls => 587,
+                    SmtpTls::Tls => 465,
+                };
+                Some(SmtpConfig {
+                    host,
+                    port: env_number("SMTP_PORT", default_port)?,
+                    tls,
+                    username: secret("SMTP_USERNAME")?,
+                    password: secret("SMTP_PASSWORD")?,
+                    from: env_or("SMTP_FROM", "Courier <no-reply@courier.example>")
+                        .parse()
+                        .context(
+                            "SMTP_FROM must be a mailbox like `Courier <no-reply@example.com>`",
+                        )?,
+                    timeout: Duration::from_secs(env_number("SMTP_TIMEOUT_SECS", 10)?),
+                })
+            }
+        };
+        let default_language = env_or("COURIER_DEFAULT_LANGUAGE", "ko");
+        anyhow::ensure!(
+            ["ko", "en"].contains(&default_language.as_str()),
+            "COURIER_DEFAULT_LANGUAGE must be ko or en"
+        );
+        Ok(Self {
+            twilio,
+            smtp,
+            public_url: env_or("COURIER_PUBLIC_URL", "http://127.0.0.1:8080"),
+            default_language,
+        })
+    }
+
+    fn channels(&self) -> anyhow::Result<NotificationChannels> {
+        Ok(NotificationChannels {
+            sms: self.twilio.clone().map(TwilioClient::new).transpose()?,
+            email: self
+                .smtp
+                .as_ref()
+                .map(EmailSender::new)
+                .transpose()
+                .context("configuring SMTP")?,
+            public_url: self.public_url.clone(),
+            default_language: self.default_language.clone(),
+        })
+    }
+}
+
+/// A secret from `NAME`, or from the file named by `NAME_FILE` (Docker and Kubernetes secrets).
+pub fn secret(name: &str) -> anyhow::Result<Option<String>> {
+    if let Ok(path) = std::env::var(format!("{name}_FILE")) {
+        let value = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {name}_FILE ({path})"))?;
+        return Ok(Some(value.trim_end_matches(['\n', '\r']).to_owned()));
+    }
+    Ok(std::env::var(name).ok().filter(|v| !v.is_empty()))
 }
 
 pub fn env_or(name: &str, default: &str) -> String {
@@ -58,10 +150,12 @@ impl WorkerSettings {
             db_max_connections: env_number("COURIER_DB_MAX_CONNECTIONS", 20)?,
             payment: PaymentProviderConfig {
                 base_url: env_or("PAYMENT_PROVIDER_URL", "http://127.0.0.1:8091"),
-                secret_key: env_or("PAYMENT_PROVIDER_KEY", "sk_test_courier"),
+                secret_key: secret("PAYMENT_PROVIDER_KEY")?
+                    .unwrap_or_else(|| "sk_test_courier".to_owned()),
                 timeout: Duration::from_secs(env_number("PAYMENT_PROVIDER_TIMEOUT_SECS", 10)?),
             },
             graceful_shutdown: Duration::from_secs(env_number("COURIER_WORKER_SHUTDOWN_SECS", 20)?),
+            notifications: NotificationSettings::from_env()?,
         })
     }
 }
@@ -84,6 +178,7 @@ pub fn worker_options(settings: &WorkerSettings, db: PgPool) -> anyhow::Result<W
     let provider = PaymentClient::new(settings.payment.clone())?;
     Ok(WorkerOptions::new(settings.task_queue.clone())
         .register_workflow::<OrderWorkflow>()?
+        .register_workflow::<NotificationWorkflow>()?
         .register_activities(StockActivities { db: db.clone() })
         .register_activities(PaymentActivities {
             provider: provider.clone(),
@@ -94,7 +189,10 @@ pub fn worker_options(settings: &WorkerSettings, db: PgPool) -> anyhow::Result<W
             provider,
         })
         .register_activities(ReadModelActivities { db: db.clone() })
-        .register_activities(NotificationActivities { db })
+        .register_activities(NotificationActivities {
+            db,
+            channels: settings.notifications.channels()?,
+        })
         .graceful_shutdown_period(settings.graceful_shutdown)
         .build())
 }

@@ -12,6 +12,9 @@ use crate::order::{OrderLine, OrderStatus, OrderView, Rider};
 pub const PAYMENT_DECLINED: &str = "PaymentDeclined";
 /// Failure type of "no rider free right now": retried with backoff.
 pub const NO_RIDER_AVAILABLE: &str = "NoRiderAvailable";
+/// Failure type of a notification the provider refused for good (invalid number, 4xx): recorded,
+/// not retried.
+pub const NOTIFICATION_REJECTED: &str = "NotificationRejected";
 
 macro_rules! activity_contract {
     ($(#[$doc:meta])* $marker:ident, $name:literal, $input:ty => $output:ty) => {
@@ -77,8 +80,21 @@ activity_contract!(
     ProjectOrder, "project_order", OrderView => ()
 );
 activity_contract!(
-    /// Records the SMS and email that announce a status change to the customer.
+    /// Records the SMS and email that announce a status change to the customer (and, for new and
+    /// withdrawn orders, to the shop): the notification log, one row per audience and channel.
     RecordNotifications, "record_notifications", NotificationRequest => ()
+);
+activity_contract!(
+    /// The log rows of a status change that still need sending.
+    PendingNotifications, "pending_notifications", NotificationBatch => Vec<NotificationKey>
+);
+activity_contract!(
+    /// Sends one logged SMS through Twilio, unless it was already sent, failed for good or skipped.
+    SendSms, "send_sms", NotificationKey => DeliveryOutcome
+);
+activity_contract!(
+    /// Sends one logged email over SMTP, unless it was already sent, failed for good or skipped.
+    SendEmail, "send_email", NotificationKey => DeliveryOutcome
 );
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -159,4 +175,45 @@ pub struct NotificationRequest {
     pub phone: String,
     pub email: String,
     pub reason: Option<String>,
+    /// The customer's language (`ko`, `en`); absent in orders placed before it existed.
+    #[serde(default)]
+    pub language: Option<String>,
+    #[serde(default)]
+    pub shop_id: Option<String>,
+    #[serde(default)]
+    pub total_minor: Option<i64>,
+}
+
+/// The notifications of one status change, and how hard to try sending them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotificationBatch {
+    pub order_id: OrderId,
+    pub status: OrderStatus,
+    pub policy: NotificationPolicy,
+}
+
+/// Retries of notification sending: their own, so a notification never holds an order up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotificationPolicy {
+    pub attempt_timeout_secs: u64,
+    pub initial_retry_interval_ms: u64,
+    pub max_retry_interval_secs: u64,
+    /// After this long, a notification that could not be sent is given up (and logged).
+    pub give_up_after_secs: u64,
+}
+
+/// One row of the notification log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotificationKey {
+    pub order_id: OrderId,
+    pub status: OrderStatus,
+    pub audience: String,
+    pub channel: String,
+}
+
+/// What became of one notification.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryOutcome {
+    pub state: String,
+    pub provider_id: Option<String>,
 }

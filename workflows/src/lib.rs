@@ -9,10 +9,13 @@
 //! - [`order`]: the order's request, statuses, view and the actions shops and riders send.
 //! - [`contracts`]: the activities' names, inputs and outputs.
 //! - [`order_workflow`]: the saga itself.
+//! - [`notification_workflow`]: sends the SMS and emails of one status change, apart from the saga.
 
 pub mod contracts;
 pub mod domain;
+pub mod notification_workflow;
 pub mod order;
 pub mod order_workflow;
 
+pub use notification_workflow::NotificationWorkflow;
 pub use order_workflow::OrderWorkflow;

@@ -135,6 +135,20 @@ pub struct SagaPolicy {
     pub payment_deadline_secs: u64,
     /// Attempts of one compensation step before the order goes to `NEEDS_ATTENTION`.
     pub compensation_attempts: u32,
+    /// Longest wait between two attempts to send a notification.
+    #[serde(default = "default_notification_retry_secs")]
+    pub notification_max_retry_interval_secs: u64,
+    /// How long a notification keeps being retried before it is given up (and logged).
+    #[serde(default = "default_notification_give_up_secs")]
+    pub notification_give_up_after_secs: u64,
+}
+
+fn default_notification_retry_secs() -> u64 {
+    300
+}
+
+fn default_notification_give_up_secs() -> u64 {
+    86_400
 }
 
 impl Default for SagaPolicy {
@@ -148,6 +162,8 @@ impl Default for SagaPolicy {
             dispatch_timeout_secs: 900,
             payment_deadline_secs: 3_600,
             compensation_attempts: 10,
+            notification_max_retry_interval_secs: default_notification_retry_secs(),
+            notification_give_up_after_secs: default_notification_give_up_secs(),
         }
     }
 }
@@ -167,6 +183,35 @@ pub struct OrderRequest {
     pub card: CardNumber,
     pub placed_at: DateTime<Utc>,
     pub policy: SagaPolicy,
+    /// The language the customer is written to in (`ko`, `en`); orders placed before it existed
+    /// have none and get the default.
+    #[serde(default)]
+    pub language: Option<Language>,
+}
+
+/// The languages customers can be written to in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Language {
+    Ko,
+    En,
+}
+
+impl Language {
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "ko" => Some(Self::Ko),
+            "en" => Some(Self::En),
+            _ => None,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Ko => "ko",
+            Self::En => "en",
+        }
+    }
 }
 
 /// The rider carrying an order.

@@ -22,17 +22,18 @@ use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::workflows::select;
 use temporalio_sdk::{
     ActivityCancellationType, ActivityCloseTimeouts, ActivityExecutionError, ActivityOptions,
-    SyncWorkflowContext, TimerOptions, WorkflowCancellationToken, WorkflowContext,
-    WorkflowContextView, WorkflowResult,
+    ChildWorkflowOptions, ParentClosePolicy, SyncWorkflowContext, TimerOptions,
+    WorkflowCancellationToken, WorkflowContext, WorkflowContextView, WorkflowResult,
 };
 
 use crate::contracts::{
-    AssignRider, ChargePayment, ChargeRequest, NotificationRequest, PAYMENT_DECLINED, PayRider,
-    PostToShopBoard, ProjectOrder, RecordNotifications, RefundPayment, RefundRequest, ReleaseRider,
-    ReleaseStock, ReserveOutcome, ReserveStock, RiderPayout, ShopTicket, StockReservation,
-    WithdrawFromShopBoard, Withdrawal,
+    AssignRider, ChargePayment, ChargeRequest, NotificationBatch, NotificationPolicy,
+    NotificationRequest, PAYMENT_DECLINED, PayRider, PostToShopBoard, ProjectOrder,
+    RecordNotifications, RefundPayment, RefundRequest, ReleaseRider, ReleaseStock, ReserveOutcome,
+    ReserveStock, RiderPayout, ShopTicket, StockReservation, WithdrawFromShopBoard, Withdrawal,
 };
 use crate::domain::Money;
+use crate::notification_workflow::NotificationWorkflow;
 use crate::order::{
     Attention, Cancellation, OrderRequest, OrderStatus, OrderView, PaymentResult, Refusal,
     RefusalCode, Rider, RiderAction, ShopAction, ShopRejection, TimelineEntry,
@@ -676,6 +677,9 @@ async fn record_status(
             phone: s.request.phone.as_str().to_owned(),
             email: s.request.email.as_str().to_owned(),
             reason: s.reason.clone(),
+            language: s.request.language.map(|l| l.code().to_owned()),
+            shop_id: Some(s.request.shop_id.to_string()),
+            total_minor: Some(s.request.total.minor),
         };
         (s.view(), notification, detached_options(&s.request))
     });
@@ -689,7 +693,41 @@ async fn record_status(
         .await?;
     ctx.state_mut(|s| s.projected_seq = s.projected_seq.max(seq));
     ctx.execute_activity(RecordNotifications, notification, opts)
+        .await?;
+    if ctx.patched(SEND_NOTIFICATIONS_PATCH) {
+        send_notifications(ctx, status, seq).await;
+    }
+    Ok(())
+}
+
+/// Orders started before notifications were sent for real replay without the child workflows.
+pub const SEND_NOTIFICATIONS_PATCH: &str = "send-notifications";
+
+/// Starts the workflow that sends this status change's notifications, and does not wait for it:
+/// it is abandoned to finish on its own, even after the order has ended.
+async fn send_notifications(ctx: &WorkflowContext<OrderWorkflow>, status: OrderStatus, seq: i64) {
+    let (order_id, saga) = ctx.state(|s| (s.request.order_id, s.request.policy.clone()));
+    let batch = NotificationBatch {
+        order_id,
+        status,
+        policy: NotificationPolicy {
+            attempt_timeout_secs: saga.activity_timeout_secs,
+            initial_retry_interval_ms: saga.initial_retry_interval_ms,
+            max_retry_interval_secs: saga.notification_max_retry_interval_secs,
+            give_up_after_secs: saga.notification_give_up_after_secs,
+        },
+    };
+    let options = ChildWorkflowOptions::builder()
+        .workflow_id(format!("notify-{order_id}-{seq}"))
+        .parent_close_policy(ParentClosePolicy::Abandon)
+        .cancellation_token(WorkflowCancellationToken::new())
+        .build();
+    if let Err(err) = ctx
+        .start_child_workflow(NotificationWorkflow::run, batch, options)
         .await
+    {
+        tracing::warn!(%order_id, %status, error = %err, "could not start sending notifications");
+    }
 }
 
 /// Ends the run once every update handler has answered, so no caller is left without a reply.

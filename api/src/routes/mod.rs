@@ -15,6 +15,10 @@ pub fn router() -> Router<AppState> {
         .route("/orders", post(orders::place))
         .route("/orders/{order_id}", get(orders::show))
         .route("/orders/{order_id}/cancel", post(orders::cancel))
+        .route(
+            "/orders/{order_id}/notifications",
+            get(orders::notifications),
+        )
         .route("/customers/{customer_id}/orders", get(customers::orders))
         .route("/shops", get(shops::list))
         .route("/shops/{shop_id}/menu", get(shops::menu))

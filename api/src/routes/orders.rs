@@ -12,7 +12,9 @@ use courier_workflows::domain::{
     CardNumber, Currency, CustomerId, DeliveryAddress, EmailAddress, MenuItemId, Money, OrderId,
     PhoneNumber, Quantity, ShopId,
 };
-use courier_workflows::order::{Cancellation, OrderLine, OrderRequest, OrderStatus, PaymentResult};
+use courier_workflows::order::{
+    Cancellation, Language, OrderLine, OrderRequest, OrderStatus, PaymentResult,
+};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -33,6 +35,7 @@ struct PlaceOrder {
     phone: PhoneNumber,
     email: EmailAddress,
     card: CardNumber,
+    language: Option<Language>,
 }
 
 fn parse(body: &Value) -> ApiResult<PlaceOrder> {
@@ -89,7 +92,15 @@ fn parse(body: &Value) -> ApiResult<PlaceOrder> {
         Some(_) => return Err(ApiError::invalid("payment", "payment must be an object")),
     };
     let card = CardNumber::parse(required_str(payment, "card_number", "payment.card_number")?)?;
+    let language = match optional_str(body, "language", "language")? {
+        None => None,
+        Some(raw) => Some(
+            Language::parse(raw)
+                .ok_or_else(|| ApiError::invalid("language", "language must be ko or en"))?,
+        ),
+    };
     Ok(PlaceOrder {
+        language,
         customer_id,
         shop_id,
         items: lines,
@@ -150,6 +161,7 @@ async fn price(state: &AppState, order_id: OrderId, order: PlaceOrder) -> ApiRes
         card: order.card,
         placed_at: Utc::now(),
         policy: state.settings.saga.clone(),
+        language: order.language,
     })
 }
 
@@ -376,4 +388,17 @@ pub async fn show(State(state): State<AppState>, Path(id): Path<String>) -> ApiR
         .await?
         .ok_or_else(ApiError::order_not_found)?;
     Ok(Json(details).into_response())
+}
+
+/// `GET /orders/{order_id}/notifications`: the log of what the customer and the shop were sent.
+pub async fn notifications(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let order_id = order_id(&id)?;
+    read_model::order_shop(&state.db, order_id.uuid())
+        .await?
+        .ok_or_else(ApiError::order_not_found)?;
+    let log = read_model::notifications(&state.db, order_id.uuid()).await?;
+    Ok(Json(json!({ "order_id": order_id, "notifications": log })).into_response())
 }

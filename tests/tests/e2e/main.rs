@@ -4,6 +4,7 @@ mod cancellation;
 mod catalog;
 mod failures;
 mod happy_path;
+mod notifications;
 mod payment;
 mod rejection;
 mod stock;

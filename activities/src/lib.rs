@@ -13,9 +13,13 @@
 //! - [`read_model`]: projects order views into the CQRS read model.
 //! - [`notifications`]: the log of SMS and emails owed to customers.
 //! - [`failure`]: which errors are worth a retry.
+//! - [`config`]: settings from the environment (shared with the API).
+//! - [`health`]: readiness checks (shared with the API).
 
+pub mod config;
 pub mod dispatch;
 pub mod failure;
+pub mod health;
 pub mod notifications;
 pub mod payment;
 pub mod payment_client;

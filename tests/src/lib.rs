@@ -98,7 +98,7 @@ impl WorkerHandle {
                 .build()?;
             runtime.block_on(async move {
                 let client = temporal_client().await?;
-                courier_worker::run_worker(client, settings, db, async {
+                courier_worker::run_worker(client, settings, db, None, async {
                     let _ = stopped.await;
                 })
                 .await

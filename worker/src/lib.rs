@@ -4,9 +4,13 @@
 //! `courier-activities`. This crate wires them to Postgres, the payment provider and Temporal, and
 //! runs until asked to shut down, handing unfinished tasks back to the server.
 
+pub mod ops;
+
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use courier_activities::config::{DEFAULT_DATABASE_URL, env_number, env_or, secret, secret_or};
 use courier_activities::dispatch::DispatchActivities;
 use courier_activities::notifications::email::{EmailSender, SmtpConfig, SmtpTls};
 use courier_activities::notifications::twilio::{TwilioClient, TwilioConfig};
@@ -19,6 +23,8 @@ use courier_activities::stock::StockActivities;
 use courier_workflows::{NotificationWorkflow, OrderWorkflow};
 use sqlx::PgPool;
 use temporalio_client::Client;
+use temporalio_common::telemetry::TelemetryOptions;
+use temporalio_common::telemetry::metrics::CoreMeter;
 use temporalio_sdk::runtime::RuntimeOptions;
 use temporalio_sdk::{Runtime, Worker, WorkerOptions};
 
@@ -113,45 +119,17 @@ impl NotificationSettings {
     }
 }
 
-/// A secret from `NAME`, or from the file named by `NAME_FILE` (Docker and Kubernetes secrets).
-pub fn secret(name: &str) -> anyhow::Result<Option<String>> {
-    if let Ok(path) = std::env::var(format!("{name}_FILE")) {
-        let value = std::fs::read_to_string(&path)
-            .with_context(|| format!("reading {name}_FILE ({path})"))?;
-        return Ok(Some(value.trim_end_matches(['\n', '\r']).to_owned()));
-    }
-    Ok(std::env::var(name).ok().filter(|v| !v.is_empty()))
-}
-
-pub fn env_or(name: &str, default: &str) -> String {
-    std::env::var(name)
-        .ok()
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| default.to_owned())
-}
-
-pub fn env_number<T: std::str::FromStr>(name: &str, default: T) -> anyhow::Result<T> {
-    match std::env::var(name).ok().filter(|v| !v.is_empty()) {
-        None => Ok(default),
-        Some(v) => v
-            .parse()
-            .map_err(|_| anyhow::anyhow!("{name} must be a number, got {v:?}")),
-    }
-}
-
-pub const DEFAULT_DATABASE_URL: &str = "postgres://courier:courier@127.0.0.1:5433/courier";
 pub const DEFAULT_TASK_QUEUE: &str = "courier-orders";
 
 impl WorkerSettings {
     pub fn from_env() -> anyhow::Result<Self> {
         Ok(Self {
             task_queue: env_or("COURIER_TASK_QUEUE", DEFAULT_TASK_QUEUE),
-            database_url: env_or("DATABASE_URL", DEFAULT_DATABASE_URL),
+            database_url: secret_or("DATABASE_URL", DEFAULT_DATABASE_URL)?,
             db_max_connections: env_number("COURIER_DB_MAX_CONNECTIONS", 20)?,
             payment: PaymentProviderConfig {
                 base_url: env_or("PAYMENT_PROVIDER_URL", "http://127.0.0.1:8091"),
-                secret_key: secret("PAYMENT_PROVIDER_KEY")?
-                    .unwrap_or_else(|| "sk_test_courier".to_owned()),
+                secret_key: secret_or("PAYMENT_PROVIDER_KEY", "sk_test_courier")?,
                 timeout: Duration::from_secs(env_number("PAYMENT_PROVIDER_TIMEOUT_SECS", 10)?),
             },
             graceful_shutdown: Duration::from_secs(env_number("COURIER_WORKER_SHUTDOWN_SECS", 20)?),
@@ -204,9 +182,11 @@ pub async fn run_worker(
     client: Client,
     settings: WorkerSettings,
     db: PgPool,
+    metrics: Option<Arc<dyn CoreMeter>>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let options = RuntimeOptions::builder()
+        .telemetry_options(TelemetryOptions::builder().maybe_metrics(metrics).build())
         .build()
         .map_err(|e| anyhow::anyhow!("runtime options: {e}"))?;
     let runtime = Runtime::from_current_tokio(options)?;

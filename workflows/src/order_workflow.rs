@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures_util::future::Either;
+use temporalio_common::error::RetryState;
 use temporalio_common::search_attributes::SearchAttributeKey;
 use temporalio_common::{ActivityDefinition, RetryPolicy};
 use temporalio_macros::{workflow, workflow_methods};
@@ -457,7 +458,7 @@ async fn forward(ctx: &mut WorkflowContext<OrderWorkflow>) -> WorkflowResult<Opt
                 reason,
             }));
         }
-        Err(err) if err.as_timeout().is_some() => {
+        Err(err) if out_of_time(&err) => {
             return Ok(Some(Unwind {
                 status: OrderStatus::PaymentFailed,
                 reason: format!(
@@ -520,7 +521,7 @@ async fn forward(ctx: &mut WorkflowContext<OrderWorkflow>) -> WorkflowResult<Opt
         Err(_) if ctx.state(|s| s.cancellation.is_some()) => {
             return Ok(ctx.state(OrderWorkflow::stop_reason));
         }
-        Err(err) if err.as_timeout().is_some() => {
+        Err(err) if out_of_time(&err) => {
             return Ok(Some(Unwind {
                 status: OrderStatus::Rejected,
                 reason: REASON_NO_RIDER.to_owned(),
@@ -832,6 +833,17 @@ fn compensation_options(request: &OrderRequest) -> ActivityOptions {
         ))
         .cancellation_token(WorkflowCancellationToken::new())
         .build()
+}
+
+/// Whether a step gave up because its deadline (schedule-to-close) passed: Temporal reports either
+/// the timeout itself or, when the deadline fell during an attempt, the last attempt's failure with
+/// the retry state `Timeout`.
+fn out_of_time(err: &ActivityExecutionError) -> bool {
+    let retries_timed_out = matches!(
+        err,
+        ActivityExecutionError::Failed(failure) if failure.retry_state() == RetryState::Timeout
+    );
+    retries_timed_out || err.as_timeout().is_some()
 }
 
 fn failure_type(err: &ActivityExecutionError) -> Option<&str> {

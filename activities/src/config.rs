@@ -1,0 +1,58 @@
+//! Reading settings from the environment, shared by the worker and the API: defaults for what
+//! is unset, clear errors for what is malformed, and secrets from files (`NAME_FILE`) as Docker
+//! and Kubernetes mount them.
+
+pub fn env_or(name: &str, default: &str) -> String {
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| default.to_owned())
+}
+
+pub fn env_number<T: std::str::FromStr>(name: &str, default: T) -> Result<T, ConfigError> {
+    match std::env::var(name).ok().filter(|v| !v.is_empty()) {
+        None => Ok(default),
+        Some(v) => v
+            .parse()
+            .map_err(|_| ConfigError(format!("{name} must be a number, got {v:?}"))),
+    }
+}
+
+/// A secret from `NAME`, or from the file named by `NAME_FILE` (which wins).
+pub fn secret(name: &str) -> Result<Option<String>, ConfigError> {
+    if let Ok(path) = std::env::var(format!("{name}_FILE")) {
+        let value = std::fs::read_to_string(&path)
+            .map_err(|e| ConfigError(format!("reading {name}_FILE ({path}): {e}")))?;
+        return Ok(Some(value.trim_end_matches(['\n', '\r']).to_owned()));
+    }
+    Ok(std::env::var(name).ok().filter(|v| !v.is_empty()))
+}
+
+/// A secret with a default for local development.
+pub fn secret_or(name: &str, default: &str) -> Result<String, ConfigError> {
+    Ok(secret(name)?.unwrap_or_else(|| default.to_owned()))
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+/// Courier's database when nothing else is said: the cluster `scripts/setup` runs.
+pub const DEFAULT_DATABASE_URL: &str = "postgres://courier:courier@127.0.0.1:5433/courier";
+
+/// Logs as text, or as JSON lines with `COURIER_LOG_FORMAT=json`; `RUST_LOG` filters.
+pub fn init_logging() {
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    if env_or("COURIER_LOG_FORMAT", "text") == "json" {
+        builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .init();
+    } else {
+        builder.init();
+    }
+}

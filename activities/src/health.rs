@@ -41,7 +41,7 @@ pub async fn readiness(db: &PgPool, temporal: &Client) -> (bool, Value) {
     let ready = postgres.is_none() && temporal.is_none();
     let show = |e: Option<String>| e.unwrap_or_else(|| "ok".to_owned());
     let body = json!({
-        "status": if ready { "ready" } else { "unavailable" },
+        "status": if ready { "ready" } else { "not_ready" },
         "checks": { "postgres": show(postgres), "temporal": show(temporal) },
     });
     (ready, body)

@@ -25,7 +25,7 @@ pub async fn project(db: &PgPool, view: &OrderView) -> Result<(), sqlx::Error> {
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
          ON CONFLICT (order_id) DO UPDATE SET status = EXCLUDED.status, rider = EXCLUDED.rider, \
            reason = EXCLUDED.reason, attention = EXCLUDED.attention, \
-           updated_at = EXCLUDED.updated_at, seq = EXCLUDED.seq \
+           updated_at = EXCLUDED.updated_at, seq = EXCLUDED.seq, projected_at = now() \
          WHERE orders.orders.seq < EXCLUDED.seq",
     )
     .bind(view.order_id.uuid())

@@ -8,11 +8,16 @@
 //! - [`routes`]: one module per resource, mirroring the URL paths.
 //! - [`read_model`], [`catalog`]: the queries the API answers from.
 //! - [`workflow`]: the calls into order workflows and how their refusals map to HTTP.
+//! - [`admin`]: operator endpoints (stuck orders, retry, restart, cancel, terminate, rebuild).
+//! - [`metrics`]: Prometheus metrics; `openapi.json` (beside `src/`) describes every route.
 //! - [`error`], [`body`]: the error shape and the JSON body reader.
 
+pub mod admin;
 pub mod body;
 pub mod catalog;
+pub mod cli;
 pub mod error;
+pub mod metrics;
 pub mod read_model;
 pub mod routes;
 pub mod workflow;
@@ -20,6 +25,7 @@ pub mod workflow;
 use std::time::Duration;
 
 use axum::Router;
+use courier_activities::config::{DEFAULT_DATABASE_URL, env_number, env_or, secret, secret_or};
 use courier_workflows::order::SagaPolicy;
 use sqlx::PgPool;
 use temporalio_client::Client;
@@ -35,22 +41,10 @@ pub struct ApiSettings {
     pub payment_wait: Duration,
     /// Timeouts and retries given to each new order's saga.
     pub saga: SagaPolicy,
-}
-
-fn env_or(name: &str, default: &str) -> String {
-    std::env::var(name)
-        .ok()
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| default.to_owned())
-}
-
-fn env_number<T: std::str::FromStr>(name: &str, default: T) -> anyhow::Result<T> {
-    match std::env::var(name).ok().filter(|v| !v.is_empty()) {
-        None => Ok(default),
-        Some(v) => v
-            .parse()
-            .map_err(|_| anyhow::anyhow!("{name} must be a number, got {v:?}")),
-    }
+    /// The bearer token of operators (`/admin`); none disables the admin endpoints.
+    pub operator_token: Option<String>,
+    /// The Temporal UI, for links to an order's workflow.
+    pub temporal_ui_url: String,
 }
 
 impl ApiSettings {
@@ -58,10 +52,9 @@ impl ApiSettings {
         let defaults = SagaPolicy::default();
         Ok(Self {
             bind: env_or("COURIER_API_ADDR", "127.0.0.1:8080"),
-            database_url: env_or(
-                "DATABASE_URL",
-                "postgres://courier:courier@127.0.0.1:5433/courier",
-            ),
+            database_url: secret_or("DATABASE_URL", DEFAULT_DATABASE_URL)?,
+            operator_token: secret("COURIER_OPERATOR_TOKEN")?,
+            temporal_ui_url: env_or("TEMPORAL_UI_URL", "http://127.0.0.1:8233"),
             task_queue: env_or("COURIER_TASK_QUEUE", "courier-orders"),
             payment_wait: Duration::from_secs(env_number("COURIER_PAYMENT_WAIT_SECS", 10)?),
             saga: SagaPolicy {
@@ -115,12 +108,29 @@ pub struct AppState {
     pub db: PgPool,
     pub temporal: Client,
     pub settings: ApiSettings,
+    pub metrics: metrics::Metrics,
+}
+
+impl AppState {
+    pub fn new(db: PgPool, temporal: Client, settings: ApiSettings) -> Self {
+        Self {
+            db,
+            temporal,
+            settings,
+            metrics: metrics::Metrics::new(),
+        }
+    }
 }
 
 pub fn app(state: AppState) -> Router {
     routes::router()
+        .merge(admin::router(state.clone()))
+        .merge(routes::docs())
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .with_state(state)
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
+            tracing::info_span!("http", method = %request.method(), path = %request.uri().path())
+        }))
 }
 
 /// Serves the API on `listener` until `shutdown` resolves, finishing requests in flight.

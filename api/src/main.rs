@@ -9,11 +9,7 @@ use temporalio_client::{Client, ClientOptions, Connection};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
+    courier_activities::config::init_logging();
     let settings = ApiSettings::from_env()?;
     let db = sqlx::postgres::PgPoolOptions::new()
         .max_connections(20)
@@ -33,11 +29,7 @@ async fn main() -> anyhow::Result<()> {
     tracing::info!(addr = %listener.local_addr()?, "Courier API listening");
     serve(
         listener,
-        AppState {
-            db,
-            temporal,
-            settings,
-        },
+        AppState::new(db, temporal, settings),
         shutdown_signal(),
     )
     .await?;

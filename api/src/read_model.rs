@@ -177,3 +177,42 @@ pub async fn notifications(db: &PgPool, order_id: Uuid) -> Result<Vec<Notificati
     .fetch_all(db)
     .await
 }
+
+/// Marks an order whose workflow was terminated: `NEEDS_ATTENTION`, with a timeline entry and the
+/// reason, so operators still find it. The only read-model write outside the workflow.
+pub async fn mark_terminated(db: &PgPool, order_id: Uuid, reason: &str) -> Result<(), sqlx::Error> {
+    let mut tx = db.begin().await?;
+    let seq: Option<i64> = sqlx::query_scalar(
+        "UPDATE orders.orders SET status = 'NEEDS_ATTENTION', reason = $2, \
+           attention = jsonb_build_object('step', 'terminated', 'error', $2::text, 'attempts', 0), \
+           updated_at = now(), projected_at = now(), seq = seq + 1 \
+         WHERE order_id = $1 RETURNING seq",
+    )
+    .bind(order_id)
+    .bind(reason)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some(seq) = seq {
+        sqlx::query(
+            "INSERT INTO orders.timeline (order_id, seq, status, at) VALUES ($1, $2, 'NEEDS_ATTENTION', now()) \
+             ON CONFLICT (order_id, seq) DO NOTHING",
+        )
+        .bind(order_id)
+        .bind(seq)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await
+}
+
+/// Replaces an order's row and timeline with `view` (rebuilding the read model from a workflow).
+pub async fn replace(
+    db: &PgPool,
+    view: &courier_workflows::order::OrderView,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM orders.orders WHERE order_id = $1")
+        .bind(view.order_id.uuid())
+        .execute(db)
+        .await?;
+    courier_activities::read_model::project(db, view).await
+}

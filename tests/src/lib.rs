@@ -153,6 +153,9 @@ pub struct TestApp {
     _stop_servers: oneshot::Sender<()>,
 }
 
+/// The operator token the test API accepts on `/admin`.
+pub const OPERATOR_TOKEN: &str = "test-operator-token";
+
 pub const TWILIO_ACCOUNT_SID: &str = "AC0123456789abcdef0123456789abcdef";
 pub const TWILIO_FROM: &str = "+15005550006";
 
@@ -309,17 +312,19 @@ impl TestApp {
         let worker = WorkerHandle::start(worker_settings.clone(), db.clone());
 
         let temporal = temporal_client().await?;
-        let api_state = AppState {
-            db: db.clone(),
-            temporal: temporal.clone(),
-            settings: ApiSettings {
+        let api_state = AppState::new(
+            db.clone(),
+            temporal.clone(),
+            ApiSettings {
                 bind: String::new(),
                 database_url: String::new(),
                 task_queue: task_queue.clone(),
                 payment_wait: options.payment_wait,
                 saga: options.saga,
+                operator_token: Some(OPERATOR_TOKEN.to_owned()),
+                temporal_ui_url: "http://127.0.0.1:8233".to_owned(),
             },
-        };
+        );
         let stop = stopped.clone();
         let api = serve_on_port_0(move |l| courier_api::serve(l, api_state, stop)).await?;
 

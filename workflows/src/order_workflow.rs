@@ -190,7 +190,10 @@ impl OrderWorkflow {
         rejection: ShopRejection,
     ) -> Result<OrderStatus, Box<dyn std::error::Error + Send + Sync>> {
         ctx.state_mut(|s| s.rejection = Some(rejection.reason));
-        await_settled(ctx, |status| status.is_final()).await
+        await_settled(ctx, |status| {
+            status.is_final() || status == OrderStatus::NeedsAttention
+        })
+        .await
     }
 
     #[update_validator(ready)]

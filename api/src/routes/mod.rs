@@ -2,7 +2,7 @@
 
 mod customers;
 mod deliveries;
-mod orders;
+pub(crate) mod orders;
 mod shops;
 
 use axum::Router;
@@ -42,6 +42,15 @@ pub fn router() -> Router<AppState> {
         .route("/deliveries/{order_id}/pickup", post(deliveries::pickup))
         .route("/deliveries/{order_id}/deliver", post(deliveries::deliver))
         .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(crate::metrics::render))
+        .method_not_allowed_fallback(|| async {
+            crate::error::ApiError::new(
+                axum::http::StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this route does not take that method",
+            )
+        })
         .fallback(|| async {
             crate::error::ApiError::new(
                 axum::http::StatusCode::NOT_FOUND,
@@ -49,4 +58,28 @@ pub fn router() -> Router<AppState> {
                 "no such route",
             )
         })
+}
+
+async fn readyz(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> impl axum::response::IntoResponse {
+    let (ready, body) = courier_activities::health::readiness(&state.db, &state.temporal).await;
+    let status = if ready {
+        axum::http::StatusCode::OK
+    } else {
+        axum::http::StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, axum::Json(body))
+}
+
+/// The OpenAPI description of every route (`api/openapi.json`).
+pub const OPENAPI: &str = include_str!("../../openapi.json");
+
+/// `GET /openapi.json` and the interactive page at `/docs` (Swagger UI, served from this binary).
+pub fn docs<S: Clone + Send + Sync + 'static>() -> Router<S> {
+    let spec: serde_json::Value =
+        serde_json::from_str(OPENAPI).expect("api/openapi.json is valid JSON");
+    Router::from(
+        utoipa_swagger_ui::SwaggerUi::new("/docs").external_url_unchecked("/openapi.json", spec),
+    )
 }

@@ -1,0 +1,111 @@
+//! `POST /admin/read-model/rebuild`: re-projects orders from their workflows' own state, to restore
+//! a lost or corrupted read model. Each order's row and timeline are replaced by the workflow's
+//! view (its `status` query, or its result once completed).
+
+use axum::Json;
+use axum::extract::State;
+use courier_workflows::OrderWorkflow;
+use courier_workflows::order::OrderView;
+use futures::StreamExt;
+use serde_json::{Value, json};
+use temporalio_client::{
+    WorkflowDescribeOptions, WorkflowGetResultOptions, WorkflowListOptions, WorkflowQueryOptions,
+};
+use temporalio_common::protos::temporal::api::enums::v1::WorkflowExecutionStatus;
+use uuid::Uuid;
+
+use super::audit::audited;
+use super::intent;
+use crate::AppState;
+use crate::body::{JsonBody, optional_str};
+use crate::error::{ApiError, ApiResult};
+use crate::read_model;
+
+pub async fn rebuild(
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Json<Value>> {
+    let intent = intent(&body)?;
+    let only = optional_str(&body, "order_id", "order_id")?
+        .map(|raw| {
+            Uuid::parse_str(raw)
+                .map_err(|_| ApiError::invalid("order_id", "order_id must be a UUID"))
+        })
+        .transpose()?;
+    let (audit_id, (rebuilt, failed)) =
+        audited(&state, &intent, "rebuild_read_model", only, async {
+            let ids = match only {
+                Some(id) => vec![id],
+                None => all_orders(&state).await?,
+            };
+            let mut rebuilt = 0;
+            let mut failed = Vec::new();
+            for id in ids {
+                match rebuild_one(&state, id).await {
+                    Ok(()) => rebuilt += 1,
+                    Err(error) => failed.push(json!({ "order_id": id, "error": error })),
+                }
+            }
+            let detail = json!({ "rebuilt": rebuilt, "failed": failed.len() });
+            Ok(((rebuilt, failed), detail))
+        })
+        .await?;
+    Ok(Json(
+        json!({ "rebuilt": rebuilt, "failed": failed, "audit_id": audit_id }),
+    ))
+}
+
+/// Every order that has a workflow, running or closed.
+async fn all_orders(state: &AppState) -> ApiResult<Vec<Uuid>> {
+    let mut ids = Vec::new();
+    let mut executions = state.temporal.list_workflows(
+        "WorkflowType = 'OrderWorkflow'",
+        WorkflowListOptions::builder().build(),
+    );
+    while let Some(execution) = executions.next().await {
+        let execution = execution.map_err(|e| ApiError::internal("listing workflows", e))?;
+        if let Some(id) = execution
+            .id()
+            .strip_prefix("order-")
+            .and_then(|s| Uuid::parse_str(s).ok())
+        {
+            ids.push(id);
+        }
+    }
+    ids.sort();
+    ids.dedup();
+    Ok(ids)
+}
+
+async fn rebuild_one(state: &AppState, id: Uuid) -> Result<(), String> {
+    let handle = state
+        .temporal
+        .get_workflow_handle::<OrderWorkflow>(format!("order-{id}"));
+    let status = handle
+        .describe(WorkflowDescribeOptions::default())
+        .await
+        .map_err(|e| e.to_string())?
+        .raw_description
+        .workflow_execution_info
+        .map(|info| info.status())
+        .unwrap_or(WorkflowExecutionStatus::Unspecified);
+    let view: OrderView = match handle
+        .query(OrderWorkflow::status, (), WorkflowQueryOptions::default())
+        .await
+    {
+        Ok(view) => view,
+        Err(query_error) => handle
+            .get_result(WorkflowGetResultOptions::default())
+            .await
+            .map_err(|e| format!("no view from the workflow: {query_error}; {e}"))?,
+    };
+    read_model::replace(&state.db, &view)
+        .await
+        .map_err(|e| e.to_string())?;
+    if status == WorkflowExecutionStatus::Terminated {
+        read_model::mark_terminated(&state.db, id, "the workflow was terminated")
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}

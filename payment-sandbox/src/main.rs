@@ -1,7 +1,8 @@
 //! `payment-sandbox`: runs the sandbox card provider.
 //!
 //! Environment: `SANDBOX_DATABASE_URL` (its own database), `SANDBOX_ADDR` (default
-//! `127.0.0.1:8091`), `SANDBOX_SECRET_KEY` (default `sk_test_courier`).
+//! `127.0.0.1:8091`), `SANDBOX_SECRET_KEY` (default `sk_test_courier`), `SANDBOX_SLOW_MS`. The
+//! database URL and the key may come from files instead (`SANDBOX_DATABASE_URL_FILE`, ...).
 
 use anyhow::Context;
 use payment_sandbox::{AppState, Behaviour, migrate, serve};
@@ -13,12 +14,12 @@ async fn main() -> anyhow::Result<()> {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
-    let database_url = std::env::var("SANDBOX_DATABASE_URL").unwrap_or_else(|_| {
-        "postgres://courier:courier@127.0.0.1:5433/courier_payments".to_owned()
-    });
+    let database_url = setting(
+        "SANDBOX_DATABASE_URL",
+        "postgres://courier:courier@127.0.0.1:5433/courier_payments",
+    )?;
     let addr = std::env::var("SANDBOX_ADDR").unwrap_or_else(|_| "127.0.0.1:8091".to_owned());
-    let secret_key =
-        std::env::var("SANDBOX_SECRET_KEY").unwrap_or_else(|_| "sk_test_courier".to_owned());
+    let secret_key = setting("SANDBOX_SECRET_KEY", "sk_test_courier")?;
     let db = sqlx::postgres::PgPoolOptions::new()
         .max_connections(10)
         .connect(&database_url)
@@ -50,4 +51,14 @@ async fn main() -> anyhow::Result<()> {
     })
     .await?;
     Ok(())
+}
+
+/// `NAME`, or the content of the file `NAME_FILE` names, or `default`.
+fn setting(name: &str, default: &str) -> anyhow::Result<String> {
+    if let Ok(path) = std::env::var(format!("{name}_FILE")) {
+        let value =
+            std::fs::read_to_string(&path).with_context(|| format!("reading {name}_FILE"))?;
+        return Ok(value.trim_end().to_owned());
+    }
+    Ok(std::env::var(name).unwrap_or_else(|_| default.to_owned()))
 }

@@ -151,6 +151,12 @@ pub struct TestApp {
     pub mailpit: String,
     worker_settings: WorkerSettings,
     _stop_servers: oneshot::Sender<()>,
+    /// The running API: what stops it gracefully, and its serving task.
+    api_server: Option<(
+        oneshot::Sender<()>,
+        tokio::task::JoinHandle<std::io::Result<()>>,
+    )>,
+    api_state: AppState,
 }
 
 /// The operator token the test API accepts on `/admin`.
@@ -220,6 +226,22 @@ impl Default for TestOptions {
             smtp: true,
         }
     }
+}
+
+type ApiServer = (
+    oneshot::Sender<()>,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+);
+
+/// Serves the API on a free port until its sender fires (or is dropped).
+async fn start_api(state: AppState) -> anyhow::Result<(String, ApiServer)> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(courier_api::serve(listener, state, async {
+        let _ = stopped.await;
+    }));
+    Ok((url, (stop, task)))
 }
 
 async fn serve_on_port_0<F, Fut>(serve: F) -> anyhow::Result<String>
@@ -325,8 +347,7 @@ impl TestApp {
                 temporal_ui_url: "http://127.0.0.1:8233".to_owned(),
             },
         );
-        let stop = stopped.clone();
-        let api = serve_on_port_0(move |l| courier_api::serve(l, api_state, stop)).await?;
+        let (api, api_server) = start_api(api_state.clone()).await?;
 
         Ok(Self {
             api,
@@ -342,7 +363,33 @@ impl TestApp {
             mailpit: peers.mailpit.unwrap_or_default(),
             worker_settings,
             _stop_servers: stop_servers,
+            api_server: Some(api_server),
+            api_state,
         })
+    }
+
+    /// Stops the API gracefully (requests in flight finish) and starts a new one, on a new port.
+    pub async fn restart_api(&mut self) -> anyhow::Result<()> {
+        if let Some((stop, task)) = self.api_server.take() {
+            let _ = stop.send(());
+            task.await??;
+        }
+        let (api, server) = start_api(self.api_state.clone()).await?;
+        self.api = api;
+        self.api_server = Some(server);
+        Ok(())
+    }
+
+    /// Stops the worker gracefully and starts a new one, without blocking this test's runtime.
+    pub async fn restart_worker_gracefully(&mut self) -> anyhow::Result<()> {
+        if let Some(worker) = self.worker.take() {
+            tokio::task::spawn_blocking(move || worker.stop()).await??;
+        }
+        self.worker = Some(WorkerHandle::start(
+            self.worker_settings.clone(),
+            self.db.clone(),
+        ));
+        Ok(())
     }
 
     /// Stops the worker (if running) and starts a new one on the same task queue.

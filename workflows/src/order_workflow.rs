@@ -134,6 +134,8 @@ impl OrderWorkflow {
                     status: OrderStatus::Cancelled,
                     reason: ctx
                         .state(|s| s.cancellation.as_ref().map(|c| c.reason.clone()))
+                        .or_else(|| ctx.cancellation_token().reason())
+                        .filter(|r| !r.is_empty())
                         .unwrap_or_else(|| REASON_WORKFLOW_CANCELLED.to_owned()),
                 }
             }

@@ -201,7 +201,7 @@ pub async fn cancel(
         handle
             .signal(
                 OrderWorkflow::cancel,
-                cancellation,
+                cancellation.clone(),
                 WorkflowSignalOptions::default(),
             )
             .await
@@ -209,7 +209,7 @@ pub async fn cancel(
         handle
             .cancel(
                 WorkflowCancelOptions::builder()
-                    .reason(intent.reason.clone())
+                    .reason(cancellation.reason.clone())
                     .build(),
             )
             .await

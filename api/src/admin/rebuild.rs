@@ -21,6 +21,8 @@ use crate::body::{JsonBody, optional_str};
 use crate::error::{ApiError, ApiResult};
 use crate::read_model;
 
+const QUERY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 pub async fn rebuild(
     State(state): State<AppState>,
     JsonBody(body): JsonBody,
@@ -58,10 +60,14 @@ pub async fn rebuild(
 /// Every order that has a workflow, running or closed.
 async fn all_orders(state: &AppState) -> ApiResult<Vec<Uuid>> {
     let mut ids = Vec::new();
-    let mut executions = state.temporal.list_workflows(
-        "WorkflowType = 'OrderWorkflow'",
-        WorkflowListOptions::builder().build(),
+    // Only this deployment's task queue: a workflow no worker of ours polls could not answer.
+    let query = format!(
+        "WorkflowType = 'OrderWorkflow' AND TaskQueue = '{}'",
+        state.settings.task_queue
     );
+    let mut executions = state
+        .temporal
+        .list_workflows(query, WorkflowListOptions::builder().build());
     while let Some(execution) = executions.next().await {
         let execution = execution.map_err(|e| ApiError::internal("listing workflows", e))?;
         if let Some(id) = execution
@@ -89,15 +95,24 @@ async fn rebuild_one(state: &AppState, id: Uuid) -> Result<(), String> {
         .workflow_execution_info
         .map(|info| info.status())
         .unwrap_or(WorkflowExecutionStatus::Unspecified);
-    let view: OrderView = match handle
-        .query(OrderWorkflow::status, (), WorkflowQueryOptions::default())
-        .await
-    {
-        Ok(view) => view,
-        Err(query_error) => handle
+    // A completed workflow returned its final view; any other is asked (a closed one is replayed
+    // by a worker to answer), within a bound so one unanswerable workflow cannot stall a rebuild.
+    let view: OrderView = if status == WorkflowExecutionStatus::Completed {
+        handle
             .get_result(WorkflowGetResultOptions::default())
             .await
-            .map_err(|e| format!("no view from the workflow: {query_error}; {e}"))?,
+            .map_err(|e| format!("no result from the workflow: {e}"))?
+    } else {
+        let query = handle.query(OrderWorkflow::status, (), WorkflowQueryOptions::default());
+        match tokio::time::timeout(QUERY_TIMEOUT, query).await {
+            Ok(Ok(view)) => view,
+            Ok(Err(e)) => return Err(format!("the workflow did not answer its status query: {e}")),
+            Err(_) => {
+                return Err(format!(
+                    "no worker answered the status query within {QUERY_TIMEOUT:?}"
+                ));
+            }
+        }
     };
     read_model::replace(&state.db, &view)
         .await

@@ -143,7 +143,10 @@ pub async fn list(
     }
 
     let mut running = state.temporal.list_workflows(
-        "WorkflowType = 'OrderWorkflow' AND ExecutionStatus = 'Running'",
+        format!(
+            "WorkflowType = 'OrderWorkflow' AND ExecutionStatus = 'Running' AND TaskQueue = '{}'",
+            state.settings.task_queue
+        ),
         WorkflowListOptions::builder().limit(SCAN_LIMIT).build(),
     );
     while let Some(execution) = running.next().await {

@@ -1,0 +1,515 @@
+//! Operating Courier: the admin endpoints (behind the operator token), the CLI, health, metrics.
+
+use courier_api::cli::{Action, Cli, Command, Intent};
+use courier_tests::{OPERATOR_TOKEN, PIZZA_ORDER_TOTAL, TestApp, pizza_order};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+async fn admin(
+    app: &TestApp,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> anyhow::Result<(StatusCode, Value)> {
+    let mut request = app
+        .http
+        .request(method, format!("{}{path}", app.api))
+        .bearer_auth(OPERATOR_TOKEN);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await?;
+    let status = response.status();
+    Ok((status, response.json().await?))
+}
+
+fn why(reason: &str) -> Option<Value> {
+    Some(json!({ "operator": "ops-kim", "reason": reason }))
+}
+
+fn cli(app: &TestApp, command: Command) -> Cli {
+    Cli {
+        api: app.api.clone(),
+        token: Some(OPERATOR_TOKEN.to_owned()),
+        command,
+    }
+}
+
+fn action(order_id: &str, reason: &str) -> Action {
+    Action {
+        order_id: order_id.to_owned(),
+        intent: Intent {
+            operator: "ops-lee".to_owned(),
+            reason: reason.to_owned(),
+        },
+    }
+}
+
+#[tokio::test]
+async fn admin_endpoints_refuse_requests_without_the_operator_token() -> anyhow::Result<()> {
+    let app = TestApp::spawn().await?;
+    let id = app.paid_order("minji").await?;
+    for (method, path) in [
+        (reqwest::Method::GET, "/admin/orders/stuck".to_owned()),
+        (reqwest::Method::GET, "/admin/audit".to_owned()),
+        (
+            reqwest::Method::POST,
+            format!("/admin/orders/{id}/terminate"),
+        ),
+        (
+            reqwest::Method::POST,
+            "/admin/read-model/rebuild".to_owned(),
+        ),
+    ] {
+        for token in [None, Some("wrong-token")] {
+            let mut request = app
+                .http
+                .request(method.clone(), format!("{}{path}", app.api))
+                .json(&json!({ "operator": "x", "reason": "y" }));
+            if let Some(token) = token {
+                request = request.bearer_auth(token);
+            }
+            let response = request.send().await?;
+            assert_eq!(
+                response.status(),
+                StatusCode::UNAUTHORIZED,
+                "{method} {path} with {token:?}"
+            );
+            let body: Value = response.json().await?;
+            assert_eq!(body["error"]["code"], "unauthorized");
+            assert!(
+                body.get("orders").is_none() && body.get("entries").is_none(),
+                "no data leaks: {body}"
+            );
+        }
+    }
+    // Nothing happened to the order.
+    assert_eq!(app.order(&id).await?["status"], "PAID");
+    // Shop and rider endpoints need no operator token.
+    let (status, _) = app.get("/shops/napoli-oven/orders").await?;
+    assert_eq!(status, StatusCode::OK);
+    Ok(())
+}
+
+#[tokio::test]
+async fn stuck_orders_are_listed_with_kind_step_attempts_and_a_link() -> anyhow::Result<()> {
+    let app = TestApp::spawn().await?;
+    // A rider search failing attempt after attempt.
+    app.make_riders_busy().await?;
+    let dispatching = app.paid_order("junho").await?;
+    app.shop_action(&dispatching, "accept").await?;
+    // An order doing well, waiting for its shop.
+    let healthy = app.paid_order("seoyeon").await?;
+    // A refund that waits for an operator.
+    let parked = app.paid_order("hana").await?;
+    app.set_provider_down(true).await?;
+    app.cancel(&parked, "changed my mind").await?;
+    app.wait_for_status(&parked, "NEEDS_ATTENTION").await?;
+
+    let listed = courier_tests::wait_until(courier_tests::DEADLINE, || async {
+        let (_, body) = admin(&app, reqwest::Method::GET, "/admin/orders/stuck", None).await?;
+        Ok(body["orders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|o| o["order_id"] == dispatching.as_str() && o["kind"] == "activity_failing"))
+    })
+    .await?;
+    assert!(listed, "the failing rider search is listed");
+    let (status, body) = admin(&app, reqwest::Method::GET, "/admin/orders/stuck", None).await?;
+    assert_eq!(status, StatusCode::OK);
+    let orders = body["orders"].as_array().unwrap();
+    let find = |id: &str| {
+        orders
+            .iter()
+            .find(|o| o["order_id"] == id)
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    let failing = find(&dispatching);
+    assert_eq!(failing["step"], "assign_rider", "{failing}");
+    assert!(failing["attempts"].as_i64().unwrap() >= 3, "{failing}");
+    assert!(
+        failing["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("every rider is busy"),
+        "{failing}"
+    );
+    assert_eq!(
+        failing["temporal_ui_url"],
+        format!("http://127.0.0.1:8233/namespaces/default/workflows/order-{dispatching}")
+    );
+    let waiting = find(&parked);
+    assert_eq!(
+        (waiting["kind"].as_str(), waiting["step"].as_str()),
+        (Some("needs_attention"), Some("refund_payment")),
+        "{waiting}"
+    );
+    assert!(
+        waiting["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("unavailable"),
+        "{waiting}"
+    );
+
+    // With a threshold of zero, a healthy order that waits (for the shop) counts as not progressing.
+    let (_, body) = admin(
+        &app,
+        reqwest::Method::GET,
+        "/admin/orders/stuck?older_than_secs=0",
+        None,
+    )
+    .await?;
+    let slow = body["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["order_id"] == healthy.as_str())
+        .cloned();
+    assert_eq!(slow.map(|o| o["kind"].clone()), Some(json!("no_progress")));
+    let (status, body) = admin(
+        &app,
+        reqwest::Method::GET,
+        "/admin/orders/stuck?older_than_secs=soon",
+        None,
+    )
+    .await?;
+    assert_eq!(
+        (status, body["error"]["field"].clone()),
+        (StatusCode::UNPROCESSABLE_ENTITY, json!("older_than_secs"))
+    );
+
+    // The operator fixes the provider and retries from the CLI; the retry is audited.
+    app.set_provider_down(false).await?;
+    let (status, answer) = courier_api::cli::run(cli(
+        &app,
+        Command::Retry(action(&parked, "provider is back")),
+    ))
+    .await?;
+    assert_eq!(status, 202, "{answer}");
+    app.wait_for_status(&parked, "CANCELLED").await?;
+    let (status, audit) = courier_api::cli::run(cli(
+        &app,
+        Command::Audit {
+            order_id: Some(parked.clone()),
+        },
+    ))
+    .await?;
+    assert_eq!(status, 200);
+    let entry = &audit["entries"][0];
+    assert_eq!(
+        (
+            entry["operator"].as_str(),
+            entry["action"].as_str(),
+            entry["outcome"].as_str()
+        ),
+        (Some("ops-lee"), Some("retry"), Some("ok")),
+        "{audit}"
+    );
+    assert_eq!(entry["reason"], "provider is back");
+    // Retrying an order that waits for nobody is refused, and the refusal is audited too.
+    let (status, answer) =
+        courier_api::cli::run(cli(&app, Command::Retry(action(&healthy, "just in case")))).await?;
+    assert_eq!(
+        (status, answer["error"]["code"].clone()),
+        (409, json!("invalid_transition"))
+    );
+    let (_, audit) = admin(
+        &app,
+        reqwest::Method::GET,
+        &format!("/admin/audit?order_id={healthy}"),
+        None,
+    )
+    .await?;
+    assert_eq!(audit["entries"][0]["outcome"], "refused");
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_operator_cancel_compensates_even_after_pickup() -> anyhow::Result<()> {
+    let app = TestApp::spawn().await?;
+    let before = app.stock("margherita").await?;
+    let id = app.paid_order("doyun").await?;
+    app.shop_action(&id, "accept").await?;
+    app.shop_action(&id, "ready").await?;
+    let order = app
+        .wait_for_order(&id, "a rider", |o| o["rider"].is_object())
+        .await?;
+    let rider = order["rider"]["rider_id"].as_str().unwrap().to_owned();
+    let (status, _) = app
+        .post(&format!("/deliveries/{id}/pickup"), &json!({}))
+        .await?;
+    assert_eq!(status, StatusCode::OK);
+
+    let (status, body) = admin(
+        &app,
+        reqwest::Method::POST,
+        &format!("/admin/orders/{id}/cancel"),
+        why("the rider crashed; food is lost"),
+    )
+    .await?;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let order = app.wait_for_status(&id, "CANCELLED").await?;
+    assert!(
+        order["reason"].as_str().unwrap().contains("ops-kim"),
+        "{order}"
+    );
+    assert_eq!(app.stock("margherita").await?, before);
+    assert!(app.rider_available(&rider).await?);
+    let refunds: Vec<_> = app
+        .money_moved(&id)
+        .await?
+        .into_iter()
+        .filter(|(k, _)| k == "refund")
+        .collect();
+    assert_eq!(refunds, [("refund".to_owned(), PIZZA_ORDER_TOTAL)]);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_terminated_order_is_marked_needs_attention_not_lost() -> anyhow::Result<()> {
+    let app = TestApp::spawn().await?;
+    let id = app.paid_order("minji").await?;
+    let (status, body) = admin(
+        &app,
+        reqwest::Method::POST,
+        &format!("/admin/orders/{id}/terminate"),
+        Some(json!({ "operator": "ops-kim" })),
+    )
+    .await?;
+    assert_eq!(
+        (status, body["error"]["field"].clone()),
+        (StatusCode::UNPROCESSABLE_ENTITY, json!("reason")),
+        "a reason is required"
+    );
+
+    let (status, order) = admin(
+        &app,
+        reqwest::Method::POST,
+        &format!("/admin/orders/{id}/terminate"),
+        why("workflow wedged after a bad deploy"),
+    )
+    .await?;
+    assert_eq!(status, StatusCode::OK, "{order}");
+    assert_eq!(order["status"], "NEEDS_ATTENTION");
+    assert_eq!(order["attention"]["step"], "terminated");
+    assert!(
+        order["reason"]
+            .as_str()
+            .unwrap()
+            .contains("workflow wedged")
+    );
+    assert_eq!(
+        TestApp::timeline(&order).last().map(String::as_str),
+        Some("NEEDS_ATTENTION")
+    );
+    let (status, body) = admin(
+        &app,
+        reqwest::Method::POST,
+        &format!("/admin/orders/{id}/terminate"),
+        why("again"),
+    )
+    .await?;
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (StatusCode::CONFLICT, json!("invalid_transition"))
+    );
+    let (_, stuck) = admin(&app, reqwest::Method::GET, "/admin/orders/stuck", None).await?;
+    assert!(
+        stuck["orders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|o| o["order_id"] == id.as_str() && o["kind"] == "needs_attention")
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_restart_resets_the_workflow_and_the_order_completes_once() -> anyhow::Result<()> {
+    let app = TestApp::spawn().await?;
+    app.make_riders_busy().await?;
+    let id = app.paid_order("junho").await?;
+    app.shop_action(&id, "accept").await?;
+    let (status, body) = admin(
+        &app,
+        reqwest::Method::POST,
+        &format!("/admin/orders/{id}/restart"),
+        why("dispatch fixed"),
+    )
+    .await?;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    assert!(
+        body["run_id"].as_str().is_some_and(|r| !r.is_empty()),
+        "{body}"
+    );
+
+    sqlx::query("UPDATE dispatch.riders SET available = TRUE")
+        .execute(&app.db)
+        .await?;
+    app.shop_action(&id, "ready").await?;
+    app.wait_for_order(&id, "a rider", |o| o["rider"].is_object())
+        .await?;
+    for step in ["pickup", "deliver"] {
+        let (status, body) = app
+            .post(&format!("/deliveries/{id}/{step}"), &json!({}))
+            .await?;
+        assert_eq!(status, StatusCode::OK, "{step}: {body}");
+    }
+    let order = app.wait_for_status(&id, "DELIVERED").await?;
+    let timeline = TestApp::timeline(&order);
+    assert_eq!(
+        timeline.iter().filter(|s| *s == "PAID").count(),
+        1,
+        "{timeline:?}"
+    );
+    let charges: Vec<_> = app
+        .money_moved(&id)
+        .await?
+        .into_iter()
+        .filter(|(k, _)| k == "charge")
+        .collect();
+    assert_eq!(charges.len(), 1, "charged once across the reset");
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_read_model_is_rebuilt_from_the_workflows_after_it_is_lost() -> anyhow::Result<()> {
+    let app = TestApp::spawn().await?;
+    let delivered = {
+        let id = app.paid_order("minji").await?;
+        app.shop_action(&id, "accept").await?;
+        app.shop_action(&id, "ready").await?;
+        app.wait_for_order(&id, "a rider", |o| o["rider"].is_object())
+            .await?;
+        for step in ["pickup", "deliver"] {
+            app.post(&format!("/deliveries/{id}/{step}"), &json!({}))
+                .await?;
+        }
+        id
+    };
+    let paid = app.paid_order("junho").await?;
+    let (_, declined) = app
+        .place_order(&pizza_order("hana", "4000000000000002"))
+        .await?;
+    let declined = declined["error"]["order_id"].as_str().unwrap().to_owned();
+    let cancelled = app.paid_order("doyun").await?;
+    app.cancel(&cancelled, "changed my mind").await?;
+    let ids = [delivered, paid, declined, cancelled];
+    app.wait_for_status(&ids[0], "DELIVERED").await?;
+    app.wait_for_status(&ids[2], "PAYMENT_DECLINED").await?;
+    app.wait_for_status(&ids[3], "CANCELLED").await?;
+    let mut before = Vec::new();
+    for id in &ids {
+        before.push(app.order(id).await?);
+    }
+
+    sqlx::query("DELETE FROM orders.orders")
+        .execute(&app.db)
+        .await?;
+    let (status, _) = app.get(&format!("/orders/{}", ids[0])).await?;
+    assert_eq!(status, StatusCode::NOT_FOUND, "the read model is gone");
+
+    let (status, body) = admin(
+        &app,
+        reqwest::Method::POST,
+        "/admin/read-model/rebuild",
+        why("restore after a bad migration"),
+    )
+    .await?;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["rebuilt"], 4, "{body}");
+    assert_eq!(body["failed"], json!([]));
+    for (id, was) in ids.iter().zip(&before) {
+        assert_eq!(
+            &app.order(id).await?,
+            was,
+            "order {id} is rebuilt as it was"
+        );
+    }
+    // One order at a time works too.
+    sqlx::query("DELETE FROM orders.orders WHERE order_id = $1::uuid")
+        .bind(&ids[1])
+        .execute(&app.db)
+        .await?;
+    let mut one = why("one order").unwrap();
+    one["order_id"] = json!(ids[1]);
+    let (status, body) = admin(
+        &app,
+        reqwest::Method::POST,
+        "/admin/read-model/rebuild",
+        Some(one),
+    )
+    .await?;
+    assert_eq!(
+        (status, body["rebuilt"].clone()),
+        (StatusCode::OK, json!(1)),
+        "{body}"
+    );
+    assert_eq!(app.order(&ids[1]).await?, before[1]);
+    Ok(())
+}
+
+#[tokio::test]
+async fn health_readiness_metrics_and_the_api_description_are_served() -> anyhow::Result<()> {
+    let app = TestApp::spawn().await?;
+    let id = app.paid_order("minji").await?;
+    let (status, body) = app.get("/readyz").await?;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["checks"],
+        json!({ "postgres": "ok", "temporal": "ok" })
+    );
+
+    let metrics = app
+        .http
+        .get(format!("{}/metrics", app.api))
+        .send()
+        .await?
+        .text()
+        .await?;
+    assert!(
+        metrics.contains(
+            "courier_http_requests_total{method=\"POST\",route=\"/orders\",status=\"201\"} 1"
+        ),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("courier_http_request_duration_seconds_bucket"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("courier_orders{status=\"PAID\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("courier_read_model_lag_seconds{quantile=\"0.99\"}"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("courier_notifications{channel=\"sms\""),
+        "{metrics}"
+    );
+    assert!(!id.is_empty());
+
+    let (status, spec) = app.get("/openapi.json").await?;
+    assert_eq!(status, StatusCode::OK);
+    assert!(spec["paths"]["/orders/{order_id}/cancel"]["post"].is_object());
+    let page = app.http.get(format!("{}/docs/", app.api)).send().await?;
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(
+        page.text().await?.contains("swagger"),
+        "an interactive page"
+    );
+    let response = app
+        .http
+        .delete(format!("{}/orders", app.api))
+        .send()
+        .await?;
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+    let body: Value = response.json().await?;
+    assert_eq!(body["error"]["code"], "method_not_allowed");
+    Ok(())
+}

@@ -10,6 +10,7 @@ fn routes_in_code() -> BTreeSet<(String, String)> {
         let source = std::fs::read_to_string(format!("{root}/{file}")).expect("a router source");
         let flat: String = source.split_whitespace().collect::<Vec<_>>().join(" ");
         for call in flat.split(".route(").skip(1) {
+            let call = call.trim_start();
             let Some(path) = call
                 .strip_prefix('"')
                 .and_then(|rest| rest.split('"').next())

@@ -4,8 +4,6 @@
 
 use anyhow::Context;
 use courier_api::{ApiSettings, AppState, serve};
-use temporalio_client::envconfig::LoadClientConfigProfileOptions;
-use temporalio_client::{Client, ClientOptions, Connection};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -16,13 +14,7 @@ async fn main() -> anyhow::Result<()> {
         .connect(&settings.database_url)
         .await
         .context("connecting to Courier's database")?;
-    let (connection, client_options) =
-        ClientOptions::load_from_config(LoadClientConfigProfileOptions::default())
-            .map_err(|e| anyhow::anyhow!("reading the Temporal connection settings: {e:?}"))?;
-    let connection = Connection::connect(connection)
-        .await
-        .context("connecting to Temporal")?;
-    let temporal = Client::new(connection, client_options)?;
+    let temporal = courier_activities::config::connect_temporal().await?;
     let listener = tokio::net::TcpListener::bind(&settings.bind)
         .await
         .with_context(|| format!("binding {}", settings.bind))?;

@@ -106,3 +106,30 @@ where
         other => ApiError::internal("order update failed", other),
     })
 }
+
+/// A shop's or rider's step on an order: answers `{"order_id", "status"}` with the new status.
+pub async fn step<U>(
+    client: &Client,
+    order_id: OrderId,
+    update: U,
+    input: U::Input,
+) -> Result<axum::Json<serde_json::Value>, ApiError>
+where
+    U: UpdateDefinition<
+            Workflow = <OrderWorkflow as HasWorkflowDefinition>::Run,
+            Output = OrderStatus,
+        >,
+    U::Input: Send,
+{
+    let status = act(
+        client,
+        order_id,
+        update,
+        input,
+        RefusalCode::InvalidTransition,
+    )
+    .await?;
+    Ok(axum::Json(
+        serde_json::json!({ "order_id": order_id, "status": status }),
+    ))
+}

@@ -549,6 +549,48 @@ impl TestApp {
             .collect())
     }
 
+    /// The amounts of one kind of ledger entry (`charge`, `refund`, `payout`) that succeeded.
+    pub async fn amounts(&self, order_id: &str, kind: &str) -> anyhow::Result<Vec<i64>> {
+        Ok(self
+            .money_moved(order_id)
+            .await?
+            .into_iter()
+            .filter(|(k, _)| k == kind)
+            .map(|(_, amount)| amount)
+            .collect())
+    }
+
+    /// A paid pizza order the shop accepted and cooked, with its rider: `(order_id, rider_id)`.
+    pub async fn ready_order_with_rider(
+        &self,
+        customer_id: &str,
+    ) -> anyhow::Result<(String, String)> {
+        let id = self.paid_order(customer_id).await?;
+        self.shop_action(&id, "accept").await?;
+        self.shop_action(&id, "ready").await?;
+        let order = self
+            .wait_for_order(&id, "a rider", |o| o["rider"].is_object())
+            .await?;
+        let rider = order["rider"]["rider_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        Ok((id, rider))
+    }
+
+    /// The rider picks the order up and delivers it (asserting both are allowed).
+    pub async fn pickup_and_deliver(&self, order_id: &str) -> anyhow::Result<()> {
+        for step in ["pickup", "deliver"] {
+            let (status, body) = self
+                .post(&format!("/deliveries/{order_id}/{step}"), &json!({}))
+                .await?;
+            if status != StatusCode::OK {
+                bail!("{step} answered {status}: {body}");
+            }
+        }
+        Ok(())
+    }
+
     /// Takes the payment provider down (every request answers 503) or brings it back.
     pub async fn set_provider_down(&self, down: bool) -> anyhow::Result<()> {
         let response = self

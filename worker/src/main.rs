@@ -9,8 +9,6 @@ use std::sync::Arc;
 use anyhow::Context;
 use courier_activities::config::{env_or, init_logging};
 use courier_worker::{WorkerSettings, connect_db, ops, run_worker};
-use temporalio_client::envconfig::LoadClientConfigProfileOptions;
-use temporalio_client::{Client, ClientOptions, Connection};
 use temporalio_common::telemetry::metrics::CoreMeter;
 use temporalio_common::telemetry::{PrometheusExporterOptions, start_prometheus_metric_exporter};
 
@@ -19,13 +17,7 @@ async fn main() -> anyhow::Result<()> {
     init_logging();
     let settings = WorkerSettings::from_env()?;
     let db = connect_db(&settings.database_url, settings.db_max_connections).await?;
-    let (connection, client_options) =
-        ClientOptions::load_from_config(LoadClientConfigProfileOptions::default())
-            .map_err(|e| anyhow::anyhow!("reading the Temporal connection settings: {e:?}"))?;
-    let connection = Connection::connect(connection)
-        .await
-        .context("connecting to Temporal")?;
-    let client = Client::new(connection, client_options)?;
+    let client = courier_activities::config::connect_temporal().await?;
 
     // The SDK's exporter listens on loopback only; /metrics on the ops address relays it.
     let exporter = start_prometheus_metric_exporter(

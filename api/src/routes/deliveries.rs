@@ -5,15 +5,14 @@ use axum::Json;
 use axum::extract::{Path, State};
 use courier_workflows::OrderWorkflow;
 use courier_workflows::order::RiderAction;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::AppState;
 use crate::body::{JsonBody, object, optional_str};
 use crate::error::{ApiError, ApiResult};
 use crate::read_model;
 use crate::routes::orders::order_id;
-use crate::workflow::act;
-use courier_workflows::order::RefusalCode;
+use crate::workflow::step;
 
 async fn rider_action(
     state: &AppState,
@@ -35,15 +34,7 @@ pub async fn pickup(
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<Value>> {
     let (order_id, action) = rider_action(&state, &order_id, &body).await?;
-    let status = act(
-        &state.temporal,
-        order_id,
-        OrderWorkflow::pickup,
-        action,
-        RefusalCode::InvalidTransition,
-    )
-    .await?;
-    Ok(Json(json!({ "order_id": order_id, "status": status })))
+    step(&state.temporal, order_id, OrderWorkflow::pickup, action).await
 }
 
 pub async fn deliver(
@@ -52,13 +43,5 @@ pub async fn deliver(
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<Value>> {
     let (order_id, action) = rider_action(&state, &order_id, &body).await?;
-    let status = act(
-        &state.temporal,
-        order_id,
-        OrderWorkflow::deliver,
-        action,
-        RefusalCode::InvalidTransition,
-    )
-    .await?;
-    Ok(Json(json!({ "order_id": order_id, "status": status })))
+    step(&state.temporal, order_id, OrderWorkflow::deliver, action).await
 }

@@ -16,7 +16,7 @@ use crate::catalog::StockChange;
 use crate::error::{ApiError, ApiResult};
 use crate::read_model;
 use crate::routes::orders::order_id;
-use crate::workflow::act;
+use crate::workflow::{act, step};
 use courier_workflows::order::RefusalCode;
 
 fn unknown_shop() -> ApiError {
@@ -100,15 +100,13 @@ pub async fn accept(
     Path((shop_id, order_id)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
     let (shop_id, order_id) = shop_order(&state, &shop_id, &order_id).await?;
-    let status = act(
+    step(
         &state.temporal,
         order_id,
         OrderWorkflow::accept,
         ShopAction { shop_id },
-        RefusalCode::InvalidTransition,
     )
-    .await?;
-    Ok(moved(order_id, status))
+    .await
 }
 
 pub async fn ready(
@@ -116,15 +114,13 @@ pub async fn ready(
     Path((shop_id, order_id)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
     let (shop_id, order_id) = shop_order(&state, &shop_id, &order_id).await?;
-    let status = act(
+    step(
         &state.temporal,
         order_id,
         OrderWorkflow::ready,
         ShopAction { shop_id },
-        RefusalCode::InvalidTransition,
     )
-    .await?;
-    Ok(moved(order_id, status))
+    .await
 }
 
 pub async fn reject(

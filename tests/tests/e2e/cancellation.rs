@@ -191,13 +191,7 @@ async fn cancelling_after_a_rider_is_assigned_recalls_the_rider() -> anyhow::Res
         "the rider is free again"
     );
     // Policy: the rider keeps the delivery fee paid before setting off.
-    let payouts: Vec<_> = app
-        .money_moved(&id)
-        .await?
-        .into_iter()
-        .filter(|(k, _)| k == "payout")
-        .collect();
-    assert_eq!(payouts, [("payout".to_owned(), DELIVERY_FEE)]);
+    assert_eq!(app.amounts(&id, "payout").await?, [DELIVERY_FEE]);
     Ok(())
 }
 
@@ -205,13 +199,7 @@ async fn cancelling_after_a_rider_is_assigned_recalls_the_rider() -> anyhow::Res
 async fn cancelling_after_the_order_is_ready_still_compensates_everything() -> anyhow::Result<()> {
     let app = TestApp::spawn().await?;
     let before = app.stock("margherita").await?;
-    let id = app.paid_order("doyun").await?;
-    app.shop_action(&id, "accept").await?;
-    app.shop_action(&id, "ready").await?;
-    let order = app
-        .wait_for_order(&id, "a rider", |o| o["rider"].is_object())
-        .await?;
-    let rider = order["rider"]["rider_id"].as_str().unwrap().to_owned();
+    let (id, rider) = app.ready_order_with_rider("doyun").await?;
 
     let (status, _) = app.cancel(&id, "no longer home").await?;
     assert_eq!(status, StatusCode::OK);

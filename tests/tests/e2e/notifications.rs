@@ -4,27 +4,16 @@
 use courier_tests::{
     DEADLINE, GOOD_CARD, TWILIO_FROM, TestApp, TestOptions, pizza_order, wait_until,
 };
-use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 /// Walks an order to DELIVERED through the API and returns its id.
 async fn deliver_an_order(app: &TestApp, order: &Value) -> anyhow::Result<String> {
-    let (status, body) = app.place_order(order).await?;
-    anyhow::ensure!(
-        status == StatusCode::CREATED,
-        "POST /orders answered {status}: {body}"
-    );
-    let id = body["order_id"].as_str().unwrap_or_default().to_owned();
+    let id = app.paid_order_with(order).await?;
     app.shop_action(&id, "accept").await?;
     app.shop_action(&id, "ready").await?;
     app.wait_for_order(&id, "a rider", |o| o["rider"].is_object())
         .await?;
-    for step in ["pickup", "deliver"] {
-        let (status, body) = app
-            .post(&format!("/deliveries/{id}/{step}"), &json!({}))
-            .await?;
-        anyhow::ensure!(status == StatusCode::OK, "{step} answered {status}: {body}");
-    }
+    app.pickup_and_deliver(&id).await?;
     Ok(id)
 }
 

@@ -231,13 +231,7 @@ async fn stuck_orders_are_listed_with_kind_step_attempts_and_a_link() -> anyhow:
 async fn an_operator_cancel_compensates_even_after_pickup() -> anyhow::Result<()> {
     let app = TestApp::spawn().await?;
     let before = app.stock("margherita").await?;
-    let id = app.paid_order("doyun").await?;
-    app.shop_action(&id, "accept").await?;
-    app.shop_action(&id, "ready").await?;
-    let order = app
-        .wait_for_order(&id, "a rider", |o| o["rider"].is_object())
-        .await?;
-    let rider = order["rider"]["rider_id"].as_str().unwrap().to_owned();
+    let (id, rider) = app.ready_order_with_rider("doyun").await?;
     let (status, _) = app
         .post(&format!("/deliveries/{id}/pickup"), &json!({}))
         .await?;
@@ -258,13 +252,7 @@ async fn an_operator_cancel_compensates_even_after_pickup() -> anyhow::Result<()
     );
     assert_eq!(app.stock("margherita").await?, before);
     assert!(app.rider_available(&rider).await?);
-    let refunds: Vec<_> = app
-        .money_moved(&id)
-        .await?
-        .into_iter()
-        .filter(|(k, _)| k == "refund")
-        .collect();
-    assert_eq!(refunds, [("refund".to_owned(), PIZZA_ORDER_TOTAL)]);
+    assert_eq!(app.amounts(&id, "refund").await?, [PIZZA_ORDER_TOTAL]);
     Ok(())
 }
 
@@ -352,12 +340,7 @@ async fn a_restart_resets_the_workflow_and_the_order_completes_once() -> anyhow:
     app.shop_action(&id, "ready").await?;
     app.wait_for_order(&id, "a rider", |o| o["rider"].is_object())
         .await?;
-    for step in ["pickup", "deliver"] {
-        let (status, body) = app
-            .post(&format!("/deliveries/{id}/{step}"), &json!({}))
-            .await?;
-        assert_eq!(status, StatusCode::OK, "{step}: {body}");
-    }
+    app.pickup_and_deliver(&id).await?;
     let order = app.wait_for_status(&id, "DELIVERED").await?;
     let timeline = TestApp::timeline(&order);
     assert_eq!(

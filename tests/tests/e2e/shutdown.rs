@@ -4,7 +4,6 @@ use std::time::Duration;
 
 use courier_tests::{DELIVERY_FEE, PIZZA_ORDER_TOTAL, TestApp, TestOptions, pizza_order};
 use reqwest::StatusCode;
-use serde_json::json;
 
 const SLOW_CARD: &str = "4000000000006975";
 
@@ -67,12 +66,7 @@ async fn restarting_the_api_and_the_worker_mid_flight_completes_every_order_once
     for id in &ids {
         app.wait_for_order(id, "a rider", |o| o["rider"].is_object())
             .await?;
-        for step in ["pickup", "deliver"] {
-            let (status, body) = app
-                .post(&format!("/deliveries/{id}/{step}"), &json!({}))
-                .await?;
-            assert_eq!(status, StatusCode::OK, "{step}: {body}");
-        }
+        app.pickup_and_deliver(id).await?;
         // Riders are few: free this one before the next order needs it.
         app.wait_for_status(id, "DELIVERED").await?;
     }

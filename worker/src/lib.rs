@@ -5,6 +5,7 @@
 //! runs until asked to shut down, handing unfinished tasks back to the server.
 
 pub mod ops;
+pub mod spans;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -171,6 +172,7 @@ pub fn worker_options(settings: &WorkerSettings, db: PgPool) -> anyhow::Result<W
             db,
             channels: settings.notifications.channels()?,
         })
+        .activity_inbound_interceptor(spans::OrderSpans)
         .graceful_shutdown_period(settings.graceful_shutdown)
         .build())
 }

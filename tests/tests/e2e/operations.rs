@@ -496,3 +496,84 @@ async fn health_readiness_metrics_and_the_api_description_are_served() -> anyhow
     assert_eq!(body["error"]["code"], "method_not_allowed");
     Ok(())
 }
+
+#[tokio::test]
+async fn a_workflow_task_that_keeps_failing_is_listed_as_stuck() -> anyhow::Result<()> {
+    use temporalio_client::WorkflowStartOptions;
+    use temporalio_common::UntypedWorkflow;
+    use temporalio_common::data_converters::RawValue;
+
+    let app = TestApp::spawn().await?;
+    // An order workflow whose input the worker cannot read: its first workflow task fails, and
+    // Temporal retries it forever, as after a deploy that broke the workflow code.
+    let id = uuid::Uuid::new_v4();
+    let handle = app
+        .temporal
+        .start_workflow(
+            UntypedWorkflow::new("OrderWorkflow"),
+            RawValue::empty(),
+            WorkflowStartOptions::new(app.task_queue.clone(), format!("order-{id}")).build(),
+        )
+        .await?;
+    let stuck_entry = || async {
+        let (_, body) = admin(&app, reqwest::Method::GET, "/admin/orders/stuck", None).await?;
+        anyhow::Ok(
+            body["orders"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|o| o["order_id"] == id.to_string())
+                .cloned()
+                .unwrap_or(Value::Null),
+        )
+    };
+    let listed = courier_tests::wait_until(courier_tests::DEADLINE, || async {
+        Ok(stuck_entry().await?["kind"] == "workflow_task_failing")
+    })
+    .await?;
+    let found = stuck_entry().await?;
+    assert!(listed, "the failing workflow task is listed: {found}");
+    assert!(found["attempts"].as_i64().unwrap() >= 2, "{found}");
+    assert!(
+        found["last_error"].as_str().is_some_and(|e| !e.is_empty()),
+        "{found}"
+    );
+    handle
+        .terminate(
+            temporalio_client::WorkflowTerminateOptions::builder()
+                .reason("test over")
+                .build(),
+        )
+        .await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_worker_reports_health_readiness_and_metrics() -> anyhow::Result<()> {
+    let app = TestApp::spawn().await?;
+    let router = courier_worker::ops::router(app.db.clone(), app.temporal.clone(), None);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    let health = app.http.get(format!("{base}/healthz")).send().await?;
+    assert_eq!(
+        (health.status(), health.text().await?),
+        (StatusCode::OK, "ok".to_owned())
+    );
+    let ready = app.http.get(format!("{base}/readyz")).send().await?;
+    assert_eq!(ready.status(), StatusCode::OK);
+    let ready: Value = ready.json().await?;
+    assert_eq!(
+        ready["checks"],
+        json!({ "postgres": "ok", "temporal": "ok" })
+    );
+    let metrics = app
+        .http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    assert!(metrics.contains("courier_worker_up 1"), "{metrics}");
+    Ok(())
+}

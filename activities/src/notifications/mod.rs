@@ -163,6 +163,26 @@ impl NotificationActivities {
         Ok(())
     }
 
+    /// The row to send, or the outcome it already has: sent, failed for good, or skipped (now,
+    /// with `why_skipped`, when its channel is not configured).
+    async fn settled(
+        &self,
+        key: &NotificationKey,
+        configured: bool,
+        why_skipped: &str,
+    ) -> Result<Result<Row, DeliveryOutcome>, sqlx::Error> {
+        let row = self.row(key).await?;
+        if matches!(row.state.as_str(), "sent" | "failed" | "skipped") {
+            return Ok(Err(Self::outcome(&row.state, row.provider_id)));
+        }
+        if !configured {
+            self.mark(key, "skipped", false, None, Some(why_skipped))
+                .await?;
+            return Ok(Err(Self::outcome("skipped", None)));
+        }
+        Ok(Ok(row))
+    }
+
     fn outcome(state: &str, provider_id: Option<String>) -> DeliveryOutcome {
         DeliveryOutcome {
             state: state.to_owned(),
@@ -234,15 +254,14 @@ impl NotificationActivities {
         _ctx: ActivityContext,
         key: NotificationKey,
     ) -> Result<DeliveryOutcome, ActivityError> {
-        let row = self.row(&key).await?;
-        if matches!(row.state.as_str(), "sent" | "failed" | "skipped") {
-            return Ok(Self::outcome(&row.state, row.provider_id));
-        }
-        let Some(twilio) = &self.channels.sms else {
-            self.mark(&key, "skipped", false, None, Some(NO_TWILIO))
-                .await?;
-            return Ok(Self::outcome("skipped", None));
+        let row = match self
+            .settled(&key, self.channels.sms.is_some(), NO_TWILIO)
+            .await?
+        {
+            Ok(row) => row,
+            Err(outcome) => return Ok(outcome),
         };
+        let twilio = self.channels.sms.as_ref().expect("checked by settled");
         if row.state == "sending"
             && let Ok(Some(sid)) = twilio.find_sent(&row.recipient, &row.body).await
         {
@@ -281,15 +300,14 @@ impl NotificationActivities {
         _ctx: ActivityContext,
         key: NotificationKey,
     ) -> Result<DeliveryOutcome, ActivityError> {
-        let row = self.row(&key).await?;
-        if matches!(row.state.as_str(), "sent" | "failed" | "skipped") {
-            return Ok(Self::outcome(&row.state, row.provider_id));
-        }
-        let Some(sender) = &self.channels.email else {
-            self.mark(&key, "skipped", false, None, Some(NO_SMTP))
-                .await?;
-            return Ok(Self::outcome("skipped", None));
+        let row = match self
+            .settled(&key, self.channels.email.is_some(), NO_SMTP)
+            .await?
+        {
+            Ok(row) => row,
+            Err(outcome) => return Ok(outcome),
         };
+        let sender = self.channels.email.as_ref().expect("checked by settled");
         let message_id = format!(
             "order-{}.{}.{}@{}",
             key.order_id,

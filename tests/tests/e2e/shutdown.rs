@@ -58,6 +58,13 @@ async fn restarting_the_api_and_the_worker_mid_flight_completes_every_order_once
         );
         ids.push(body["order_id"].as_str().unwrap().to_owned());
     }
+    // Enough riders for all five at once, so no order waits on another's delivery.
+    sqlx::query(
+        "INSERT INTO dispatch.riders (rider_id, name, phone) VALUES \
+         ('rider-extra-1', 'Choi Yu-na', '+821055501004'), ('rider-extra-2', 'Jung Ha-eun', '+821055501005')",
+    )
+    .execute(&app.db)
+    .await?;
     // The new API and worker take every order to the end.
     for id in &ids {
         app.shop_action(id, "accept").await?;
@@ -67,7 +74,6 @@ async fn restarting_the_api_and_the_worker_mid_flight_completes_every_order_once
         app.wait_for_order(id, "a rider", |o| o["rider"].is_object())
             .await?;
         app.pickup_and_deliver(id).await?;
-        // Riders are few: free this one before the next order needs it.
         app.wait_for_status(id, "DELIVERED").await?;
     }
     for id in &ids {

@@ -7,12 +7,13 @@ use courier_workflows::OrderWorkflow;
 use courier_workflows::domain::OrderId;
 use courier_workflows::order::{OrderRequest, OrderStatus, PaymentResult, Refusal, RefusalCode};
 use temporalio_client::errors::{
-    WorkflowStartError, WorkflowUpdateError, WorkflowUpdateWithStartError,
+    WorkflowInteractionError, WorkflowStartError, WorkflowUpdateError, WorkflowUpdateWithStartError,
 };
 use temporalio_client::{
-    Client, WorkflowExecuteUpdateOptions, WorkflowIdConflictPolicy, WorkflowIdReusePolicy,
-    WorkflowUpdateWithStartOptions,
+    Client, WorkflowDescribeOptions, WorkflowExecuteUpdateOptions, WorkflowHandle,
+    WorkflowIdConflictPolicy, WorkflowIdReusePolicy, WorkflowUpdateWithStartOptions,
 };
+use temporalio_common::protos::temporal::api::enums::v1::WorkflowExecutionStatus;
 use temporalio_common::{HasWorkflowDefinition, UpdateDefinition};
 
 use crate::error::ApiError;
@@ -85,7 +86,7 @@ where
         >,
     U::Input: Send,
 {
-    let handle = client.get_workflow_handle::<OrderWorkflow>(order_id.workflow_id());
+    let handle = order_handle(client, order_id);
     let result = handle
         .execute_update(update, input, WorkflowExecuteUpdateOptions::default())
         .await;
@@ -132,4 +133,30 @@ where
     Ok(axum::Json(
         serde_json::json!({ "order_id": order_id, "status": status }),
     ))
+}
+
+/// The handle of an order's workflow (`order-{order_id}`).
+pub fn order_handle(client: &Client, order_id: OrderId) -> WorkflowHandle<Client, OrderWorkflow> {
+    client.get_workflow_handle::<OrderWorkflow>(order_id.workflow_id())
+}
+
+/// The execution status of an order's workflow, or `None` when Temporal has no such workflow.
+pub async fn execution_status(
+    client: &Client,
+    order_id: OrderId,
+) -> Result<Option<WorkflowExecutionStatus>, WorkflowInteractionError> {
+    match order_handle(client, order_id)
+        .describe(WorkflowDescribeOptions::default())
+        .await
+    {
+        Ok(description) => Ok(Some(
+            description
+                .raw_description
+                .workflow_execution_info
+                .as_ref()
+                .map_or(WorkflowExecutionStatus::Unspecified, |info| info.status()),
+        )),
+        Err(WorkflowInteractionError::NotFound(_)) => Ok(None),
+        Err(err) => Err(err),
+    }
 }

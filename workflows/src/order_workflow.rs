@@ -629,9 +629,7 @@ where
         record_status(ctx, OrderStatus::NeedsAttention, None).await?;
         ctx.wait_condition_with_options(
             move |s| s.retries_requested > retries_seen,
-            temporalio_sdk::WaitConditionOptions::builder()
-                .cancellation_token(WorkflowCancellationToken::new())
-                .build(),
+            detached_wait(),
         )
         .await?;
         ctx.state_mut(|s| s.attention = None);
@@ -648,9 +646,7 @@ async fn await_settled(
 ) -> UpdateResult<OrderStatus> {
     ctx.wait_condition_with_options(
         move |s| settled(s.status) && s.projected_seq == s.seq,
-        temporalio_sdk::WaitConditionOptions::builder()
-            .cancellation_token(WorkflowCancellationToken::new())
-            .build(),
+        detached_wait(),
     )
     .await?;
     Ok(ctx.state(|s| s.status))
@@ -739,13 +735,8 @@ async fn send_notifications(ctx: &WorkflowContext<OrderWorkflow>, status: OrderS
 /// Ends the run once every update handler has answered, so no caller is left without a reply.
 async fn finish(ctx: &mut WorkflowContext<OrderWorkflow>) -> WorkflowResult<OrderView> {
     let handlers = ctx.clone();
-    ctx.wait_condition_with_options(
-        move |_| handlers.all_handlers_finished(),
-        temporalio_sdk::WaitConditionOptions::builder()
-            .cancellation_token(WorkflowCancellationToken::new())
-            .build(),
-    )
-    .await?;
+    ctx.wait_condition_with_options(move |_| handlers.all_handlers_finished(), detached_wait())
+        .await?;
     Ok(ctx.state(|s| s.view()))
 }
 
@@ -765,6 +756,14 @@ async fn interruptible<T>(
             step.await
         }
     }
+}
+
+/// Waits that must not end when the workflow is cancelled: compensation and answering callers
+/// outlive a cancellation.
+fn detached_wait() -> temporalio_sdk::WaitConditionOptions {
+    temporalio_sdk::WaitConditionOptions::builder()
+        .cancellation_token(WorkflowCancellationToken::new())
+        .build()
 }
 
 fn workflow_now(ctx: &WorkflowContext<OrderWorkflow>) -> DateTime<Utc> {

@@ -11,8 +11,8 @@ use courier_workflows::order::{Cancellation, OrderStatus};
 use serde_json::{Value, json};
 use temporalio_client::tonic::IntoRequest;
 use temporalio_client::{
-    NamespacedClient, WorkflowCancelOptions, WorkflowDescribeOptions, WorkflowFetchHistoryOptions,
-    WorkflowSignalOptions, WorkflowTerminateOptions,
+    NamespacedClient, WorkflowCancelOptions, WorkflowFetchHistoryOptions, WorkflowSignalOptions,
+    WorkflowTerminateOptions,
 };
 use temporalio_common::protos::temporal::api::common::v1::WorkflowExecution;
 use temporalio_common::protos::temporal::api::enums::v1::{EventType, WorkflowExecutionStatus};
@@ -25,6 +25,7 @@ use crate::body::JsonBody;
 use crate::error::{ApiError, ApiResult};
 use crate::read_model;
 use crate::routes::orders::order_id;
+use crate::workflow::{execution_status, order_handle};
 
 fn conflict(message: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::CONFLICT, "invalid_transition", message)
@@ -48,30 +49,11 @@ async fn prepare(
     Ok((order_id, order, intent))
 }
 
-/// The workflow's execution status, or `None` when Temporal has no such workflow.
-async fn execution_status(
-    state: &AppState,
-    order_id: OrderId,
-) -> ApiResult<Option<WorkflowExecutionStatus>> {
-    let handle = state
-        .temporal
-        .get_workflow_handle::<OrderWorkflow>(order_id.workflow_id());
-    match handle.describe(WorkflowDescribeOptions::default()).await {
-        Ok(description) => Ok(Some(
-            description
-                .raw_description
-                .workflow_execution_info
-                .as_ref()
-                .map(|info| info.status())
-                .unwrap_or(WorkflowExecutionStatus::Unspecified),
-        )),
-        Err(err) if err.to_string().to_lowercase().contains("not found") => Ok(None),
-        Err(err) => Err(temporal_error("describing a workflow", err)),
-    }
-}
-
 async fn require_running(state: &AppState, order_id: OrderId) -> ApiResult<()> {
-    match execution_status(state, order_id).await? {
+    let status = execution_status(&state.temporal, order_id)
+        .await
+        .map_err(|e| temporal_error("describing a workflow", e))?;
+    match status {
         Some(WorkflowExecutionStatus::Running) => Ok(()),
         Some(status) => Err(conflict(format!(
             "the order's workflow is not running ({})",
@@ -105,9 +87,7 @@ pub async fn retry(
             )));
         }
         require_running(&state, order_id).await?;
-        state
-            .temporal
-            .get_workflow_handle::<OrderWorkflow>(order_id.workflow_id())
+        order_handle(&state.temporal, order_id)
             .signal(OrderWorkflow::retry, (), WorkflowSignalOptions::default())
             .await
             .map_err(|e| temporal_error("signalling retry", e))?;
@@ -129,9 +109,7 @@ pub async fn restart(
     let reason = format!("{}: {}", intent.operator, intent.reason);
     let (audit_id, run_id) = audited(&state, &intent, "restart", Some(order_id.uuid()), async {
         require_running(&state, order_id).await?;
-        let handle = state
-            .temporal
-            .get_workflow_handle::<OrderWorkflow>(order_id.workflow_id());
+        let handle = order_handle(&state.temporal, order_id);
         let events = handle
             .fetch_history(WorkflowFetchHistoryOptions::default())
             .into_events()
@@ -189,9 +167,7 @@ pub async fn cancel(
     let (order_id, _order, intent) = prepare(&state, &raw, &body).await?;
     let (audit_id, ()) = audited(&state, &intent, "cancel", Some(order_id.uuid()), async {
         require_running(&state, order_id).await?;
-        let handle = state
-            .temporal
-            .get_workflow_handle::<OrderWorkflow>(order_id.workflow_id());
+        let handle = order_handle(&state.temporal, order_id);
         let cancellation = Cancellation {
             reason: format!(
                 "cancelled by operator {}: {}",
@@ -235,9 +211,7 @@ pub async fn terminate(
     );
     audited(&state, &intent, "terminate", Some(order_id.uuid()), async {
         require_running(&state, order_id).await?;
-        state
-            .temporal
-            .get_workflow_handle::<OrderWorkflow>(order_id.workflow_id())
+        order_handle(&state.temporal, order_id)
             .terminate(
                 WorkflowTerminateOptions::builder()
                     .reason(reason.clone())

@@ -8,9 +8,7 @@ use courier_workflows::OrderWorkflow;
 use courier_workflows::order::OrderView;
 use futures::StreamExt;
 use serde_json::{Value, json};
-use temporalio_client::{
-    WorkflowDescribeOptions, WorkflowGetResultOptions, WorkflowListOptions, WorkflowQueryOptions,
-};
+use temporalio_client::{WorkflowGetResultOptions, WorkflowListOptions, WorkflowQueryOptions};
 use temporalio_common::protos::temporal::api::enums::v1::WorkflowExecutionStatus;
 use uuid::Uuid;
 
@@ -20,6 +18,8 @@ use crate::AppState;
 use crate::body::{JsonBody, optional_str};
 use crate::error::{ApiError, ApiResult};
 use crate::read_model;
+use crate::workflow::{execution_status, order_handle};
+use courier_workflows::domain::OrderId;
 
 const QUERY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -84,17 +84,12 @@ async fn all_orders(state: &AppState) -> ApiResult<Vec<Uuid>> {
 }
 
 async fn rebuild_one(state: &AppState, id: Uuid) -> Result<(), String> {
-    let handle = state
-        .temporal
-        .get_workflow_handle::<OrderWorkflow>(format!("order-{id}"));
-    let status = handle
-        .describe(WorkflowDescribeOptions::default())
+    let order_id = OrderId::new(id);
+    let handle = order_handle(&state.temporal, order_id);
+    let status = execution_status(&state.temporal, order_id)
         .await
         .map_err(|e| e.to_string())?
-        .raw_description
-        .workflow_execution_info
-        .map(|info| info.status())
-        .unwrap_or(WorkflowExecutionStatus::Unspecified);
+        .ok_or("no workflow in Temporal")?;
     // A completed workflow returned its final view; any other is asked (a closed one is replayed
     // by a worker to answer), within a bound so one unanswerable workflow cannot stall a rebuild.
     let view: OrderView = if status == WorkflowExecutionStatus::Completed {

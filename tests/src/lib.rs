@@ -591,6 +591,24 @@ impl TestApp {
         Ok(())
     }
 
+    /// Whether the order's workflow has an attempt of `activity` running on a worker right now.
+    pub async fn activity_running(&self, order_id: &str, activity: &str) -> anyhow::Result<bool> {
+        use temporalio_common::protos::temporal::api::enums::v1::PendingActivityState;
+        let description = self
+            .temporal
+            .get_workflow_handle::<courier_workflows::OrderWorkflow>(format!("order-{order_id}"))
+            .describe(temporalio_client::WorkflowDescribeOptions::default())
+            .await?;
+        Ok(description
+            .raw_description
+            .pending_activities
+            .iter()
+            .any(|a| {
+                a.activity_type.as_ref().is_some_and(|t| t.name == activity)
+                    && a.state() == PendingActivityState::Started
+            }))
+    }
+
     /// Takes the payment provider down (every request answers 503) or brings it back.
     pub async fn set_provider_down(&self, down: bool) -> anyhow::Result<()> {
         let response = self

@@ -81,6 +81,12 @@ async fn cancelling_while_the_payment_is_pending_refunds_whatever_was_charged() 
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     assert_eq!(body["status"], "PAYMENT_PENDING");
     let id = body["order_id"].as_str().unwrap().to_owned();
+    // Cancel while an attempt to charge is running at the provider (not merely scheduled).
+    let charging = wait_until(DEADLINE, || async {
+        app.activity_running(&id, "charge_payment").await
+    })
+    .await?;
+    assert!(charging, "the slow charge attempt starts");
 
     let (status, body) = app.cancel(&id, "changed my mind").await?;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -88,7 +94,7 @@ async fn cancelling_while_the_payment_is_pending_refunds_whatever_was_charged() 
         ["CANCELLING", "CANCELLED"].contains(&body["status"].as_str().unwrap()),
         "{body}"
     );
-    // The slow charge went through before the cancellation could stop it: it is refunded.
+    // The running charge went through before the cancellation could stop it: it is refunded.
     let order = assert_compensated(&app, &id, before, true).await?;
     assert_eq!(order["reason"], "changed my mind");
     let tickets = app

@@ -23,17 +23,27 @@ free_port() {
 
 temporal_up() { "$temporal" operator cluster health --address "127.0.0.1:$1" 2>/dev/null | grep -q SERVING; }
 
-# start_temporal PORT UI_PORT DB_FILE LOG: a dev server with Courier's search attributes; an empty
-# UI_PORT means headless, an empty DB_FILE means in memory. Prints the server's pid.
+# The dev server's settings beyond its defaults, used wherever Courier starts one (setup, tests,
+# bench): Courier's search attributes.
+temporal_dev_flags=(
+  --search-attribute OrderStatus=Keyword
+  --search-attribute CustomerId=Keyword
+  --search-attribute ShopId=Keyword
+)
+
+# How start_temporal runs the server, for reports.
+temporal_description() {
+  echo "Temporal CLI $("$temporal" --version 2>/dev/null | awk '{print $3}') dev server: ${temporal_dev_flags[*]}"
+}
+
+# start_temporal PORT UI_PORT DB_FILE LOG: a dev server with Courier's settings; an empty UI_PORT
+# means headless, an empty DB_FILE means in memory. Prints the server's pid.
 start_temporal() {
   local port="$1" ui_port="$2" db_file="$3" log="$4" args=()
   if [ -n "$ui_port" ]; then args+=(--ui-port "$ui_port"); else args+=(--headless); fi
   if [ -n "$db_file" ]; then args+=(--db-filename "$db_file"); fi
   nohup "$temporal" server start-dev --ip 127.0.0.1 --port "$port" "${args[@]}" --log-level warn \
-    --search-attribute OrderStatus=Keyword \
-    --search-attribute CustomerId=Keyword \
-    --search-attribute ShopId=Keyword \
-    >"$log" 2>&1 &
+    "${temporal_dev_flags[@]}" >"$log" 2>&1 &
   local pid=$!
   if ! wait_for 90 temporal_up "$port"; then
     say "Temporal did not start on port $port; its log ($log):"; tail -20 "$log" >&2

@@ -4,6 +4,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 tools="$root/.tools"
 data="$root/.data"
 temporal="$tools/bin/temporal"
+temporal_version="v1.5.1"
 pg_port="${COURIER_PG_PORT:-5433}"
 
 say() { printf '\033[1m[%s]\033[0m %s\n' "$(basename "$0")" "$*"; }
@@ -24,16 +25,27 @@ free_port() {
 temporal_up() { "$temporal" operator cluster health --address "127.0.0.1:$1" 2>/dev/null | grep -q SERVING; }
 
 # The dev server's settings beyond its defaults, used wherever Courier starts one (setup, tests,
-# bench): Courier's search attributes.
+# bench): Courier's search attributes; SQLite in WAL mode with synchronous=NORMAL (one fsync per
+# checkpoint instead of one per commit; an OS crash can lose the last commits, a process crash
+# cannot), which the CLI's own tests cover; eager activity dispatch, off by default in the
+# server, so an activity scheduled by a workflow task goes straight back to the worker that
+# completed it instead of through a task-queue poll; and one partition per task queue (the default
+# of 4 spreads one node's polls and tasks thin and forwards between partitions).
 temporal_dev_flags=(
   --search-attribute OrderStatus=Keyword
   --search-attribute CustomerId=Keyword
   --search-attribute ShopId=Keyword
+  --sqlite-pragma journal_mode=WAL
+  --sqlite-pragma synchronous=NORMAL
+  --sqlite-pragma busy_timeout=5000
+  --dynamic-config-value system.enableActivityEagerExecution=true
+  --dynamic-config-value matching.numTaskqueueReadPartitions=1
+  --dynamic-config-value matching.numTaskqueueWritePartitions=1
 )
 
 # How start_temporal runs the server, for reports.
 temporal_description() {
-  echo "Temporal CLI $("$temporal" --version 2>/dev/null | awk '{print $3}') dev server: ${temporal_dev_flags[*]}"
+  echo "Temporal CLI $temporal_version dev server: ${temporal_dev_flags[*]}"
 }
 
 # start_temporal PORT UI_PORT DB_FILE LOG: a dev server with Courier's settings; an empty UI_PORT

@@ -89,7 +89,13 @@ async fn main() -> anyhow::Result<()> {
         read_duration: Duration::from_secs_f64(args.read_secs),
         read_connections: args.read_connections,
         open_orders: args.open_orders,
-        pids: args.pids.clone(),
+        // This process runs the lean saga's worker: its CPU is the ceiling's worker CPU.
+        pids: args
+            .pids
+            .iter()
+            .cloned()
+            .chain([("bench".to_owned(), std::process::id())])
+            .collect(),
     };
     if args.quick {
         config = Config::quick(config.pids);

@@ -11,7 +11,8 @@
 //! - [`shop_board`]: hands paid orders to their shop.
 //! - [`dispatch`]: assigns riders, pays their delivery fee, releases them.
 //! - [`read_model`]: projects order views into the CQRS read model.
-//! - [`notifications`]: the log of SMS and emails owed to customers.
+//! - [`notifications`]: the log (and outbox) of SMS and emails owed to customers and shops.
+//! - [`status`]: publishes a status change: read model and outbox in one transaction.
 //! - [`failure`]: which errors are worth a retry.
 //! - [`config`]: settings from the environment (shared with the API).
 //! - [`health`]: readiness checks (shared with the API).
@@ -25,6 +26,7 @@ pub mod payment;
 pub mod payment_client;
 pub mod read_model;
 pub mod shop_board;
+pub mod status;
 pub mod stock;
 
 use sqlx::PgPool;

@@ -1,7 +1,7 @@
 //! The read side of orders: every answer about an order comes from here, never from Temporal.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -26,7 +26,7 @@ pub struct OrderDetails {
     pub timeline: Vec<TimelineItem>,
 }
 
-#[derive(Debug, Serialize, sqlx::FromRow)]
+#[derive(Debug, Serialize, Deserialize, sqlx::FromRow)]
 pub struct TimelineItem {
     pub status: String,
     pub at: DateTime<Utc>,
@@ -61,24 +61,20 @@ struct OrderRow {
     attention: Option<Value>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    timeline: sqlx::types::Json<Vec<TimelineItem>>,
 }
 
+/// The order with its timeline: one primary-key lookup (the status API's hot path).
 pub async fn order(db: &PgPool, order_id: Uuid) -> Result<Option<OrderDetails>, sqlx::Error> {
     let row: Option<OrderRow> = sqlx::query_as(
         "SELECT order_id, customer_id, shop_id, status, items, total_minor, currency, \
-           delivery_address, rider, reason, attention, created_at, updated_at \
+           delivery_address, rider, reason, attention, created_at, updated_at, timeline \
          FROM orders.orders WHERE order_id = $1",
     )
     .bind(order_id)
     .fetch_optional(db)
     .await?;
-    let Some(row) = row else { return Ok(None) };
-    let timeline: Vec<TimelineItem> =
-        sqlx::query_as("SELECT status, at FROM orders.timeline WHERE order_id = $1 ORDER BY seq")
-            .bind(order_id)
-            .fetch_all(db)
-            .await?;
-    Ok(Some(OrderDetails {
+    Ok(row.map(|row| OrderDetails {
         order_id: row.order_id,
         customer_id: row.customer_id,
         shop_id: row.shop_id,
@@ -92,7 +88,7 @@ pub async fn order(db: &PgPool, order_id: Uuid) -> Result<Option<OrderDetails>, 
         attention: row.attention,
         created_at: row.created_at,
         updated_at: row.updated_at,
-        timeline,
+        timeline: row.timeline.0,
     }))
 }
 
@@ -178,41 +174,4 @@ pub async fn notifications(db: &PgPool, order_id: Uuid) -> Result<Vec<Notificati
     .await
 }
 
-/// Marks an order whose workflow was terminated: `NEEDS_ATTENTION`, with a timeline entry and the
-/// reason, so operators still find it. The only read-model write outside the workflow.
-pub async fn mark_terminated(db: &PgPool, order_id: Uuid, reason: &str) -> Result<(), sqlx::Error> {
-    let mut tx = db.begin().await?;
-    let seq: Option<i64> = sqlx::query_scalar(
-        "UPDATE orders.orders SET status = 'NEEDS_ATTENTION', reason = $2, \
-           attention = jsonb_build_object('step', 'terminated', 'error', $2::text, 'attempts', 0), \
-           updated_at = now(), projected_at = now(), seq = seq + 1 \
-         WHERE order_id = $1 RETURNING seq",
-    )
-    .bind(order_id)
-    .bind(reason)
-    .fetch_optional(&mut *tx)
-    .await?;
-    if let Some(seq) = seq {
-        sqlx::query(
-            "INSERT INTO orders.timeline (order_id, seq, status, at) VALUES ($1, $2, 'NEEDS_ATTENTION', now()) \
-             ON CONFLICT (order_id, seq) DO NOTHING",
-        )
-        .bind(order_id)
-        .bind(seq)
-        .execute(&mut *tx)
-        .await?;
-    }
-    tx.commit().await
-}
-
-/// Replaces an order's row and timeline with `view` (rebuilding the read model from a workflow).
-pub async fn replace(
-    db: &PgPool,
-    view: &courier_workflows::order::OrderView,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM orders.orders WHERE order_id = $1")
-        .bind(view.order_id.uuid())
-        .execute(db)
-        .await?;
-    courier_activities::read_model::project(db, view).await
-}
+pub use courier_activities::read_model::{mark_terminated, replace};

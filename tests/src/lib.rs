@@ -368,6 +368,13 @@ impl TestApp {
         })
     }
 
+    /// The notification channels the worker sends through (the Twilio proxy, the SMTP gate).
+    pub fn notification_channels(
+        &self,
+    ) -> anyhow::Result<courier_activities::notifications::NotificationChannels> {
+        self.worker_settings.notifications.channels()
+    }
+
     /// Stops the API gracefully (requests in flight finish) and starts a new one, on a new port.
     pub async fn restart_api(&mut self) -> anyhow::Result<()> {
         if let Some((stop, task)) = self.api_server.take() {

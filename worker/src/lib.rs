@@ -4,6 +4,7 @@
 //! `courier-activities`. This crate wires them to Postgres, the payment provider and Temporal, and
 //! runs until asked to shut down, handing unfinished tasks back to the server.
 
+pub mod failures;
 pub mod ops;
 pub mod spans;
 
@@ -14,12 +15,14 @@ use anyhow::Context;
 use courier_activities::config::{DEFAULT_DATABASE_URL, env_number, env_or, secret, secret_or};
 use courier_activities::dispatch::DispatchActivities;
 use courier_activities::notifications::email::{EmailSender, SmtpConfig, SmtpTls};
+use courier_activities::notifications::outbox::{Dispatcher, OutboxSettings};
 use courier_activities::notifications::twilio::{TwilioClient, TwilioConfig};
 use courier_activities::notifications::{NotificationActivities, NotificationChannels};
 use courier_activities::payment::PaymentActivities;
 use courier_activities::payment_client::{PaymentClient, PaymentProviderConfig};
 use courier_activities::read_model::ReadModelActivities;
 use courier_activities::shop_board::ShopBoardActivities;
+use courier_activities::status::StatusActivities;
 use courier_activities::stock::StockActivities;
 use courier_workflows::{NotificationWorkflow, OrderWorkflow};
 use sqlx::PgPool;
@@ -105,7 +108,7 @@ impl NotificationSettings {
         })
     }
 
-    fn channels(&self) -> anyhow::Result<NotificationChannels> {
+    pub fn channels(&self) -> anyhow::Result<NotificationChannels> {
         Ok(NotificationChannels {
             sms: self.twilio.clone().map(TwilioClient::new).transpose()?,
             email: self
@@ -153,7 +156,11 @@ pub async fn connect_db(url: &str, max_connections: u32) -> anyhow::Result<PgPoo
 }
 
 /// The worker's registrations: the order workflow and every activity it schedules.
-pub fn worker_options(settings: &WorkerSettings, db: PgPool) -> anyhow::Result<WorkerOptions> {
+pub fn worker_options(
+    settings: &WorkerSettings,
+    db: PgPool,
+    channels: NotificationChannels,
+) -> anyhow::Result<WorkerOptions> {
     let provider = PaymentClient::new(settings.payment.clone())?;
     Ok(WorkerOptions::new(settings.task_queue.clone())
         .register_workflow::<OrderWorkflow>()?
@@ -168,11 +175,21 @@ pub fn worker_options(settings: &WorkerSettings, db: PgPool) -> anyhow::Result<W
             provider,
         })
         .register_activities(ReadModelActivities { db: db.clone() })
+        .register_activities(StatusActivities {
+            db: db.clone(),
+            channels: channels.clone(),
+        })
         .register_activities(NotificationActivities {
-            db,
-            channels: settings.notifications.channels()?,
+            db: db.clone(),
+            channels,
         })
         .activity_inbound_interceptor(spans::OrderSpans)
+        .activity_inbound_interceptor(failures::StepFailures(failures::FailureLog::new(
+            db.clone(),
+        )))
+        .worker_interceptor(failures::WorkflowTaskFailures::new(
+            failures::FailureLog::new(db),
+        ))
         .graceful_shutdown_period(settings.graceful_shutdown)
         .build())
 }
@@ -192,14 +209,38 @@ pub async fn run_worker(
         .build()
         .map_err(|e| anyhow::anyhow!("runtime options: {e}"))?;
     let runtime = Runtime::from_current_tokio(options)?;
-    let mut worker = Worker::new(&runtime, client, worker_options(&settings, db)?)?;
+    let channels = settings.notifications.channels()?;
+    let outbox = Dispatcher {
+        sender: Arc::new(NotificationActivities {
+            db: db.clone(),
+            channels: channels.clone(),
+        }),
+        settings: OutboxSettings::default(),
+    };
+    let mut worker = Worker::new(&runtime, client, worker_options(&settings, db, channels)?)?;
     let stop = worker.shutdown_handle();
+    let (outbox_stop, mut outbox_stopped) = tokio::sync::watch::channel(false);
+    let stop_outbox = outbox_stop.clone();
     tokio::spawn(async move {
         shutdown.await;
         stop();
+        let _ = stop_outbox.send(true);
     });
+    let outbox = tokio::spawn(outbox.run(async move {
+        let _ = outbox_stopped.wait_for(|stopped| *stopped).await;
+    }));
     tracing::info!(task_queue = %settings.task_queue, "worker polling");
-    worker.run().await?;
+    let result = worker.run().await;
+    // The dispatcher stops with the worker (also when the worker fails on its own), once the
+    // messages it is sending are settled; a row cut short is taken again when its lease passes.
+    let _ = outbox_stop.send(true);
+    if tokio::time::timeout(settings.graceful_shutdown, outbox)
+        .await
+        .is_err()
+    {
+        tracing::warn!("the outbox did not stop within the graceful period");
+    }
+    result?;
     tracing::info!("worker stopped");
     Ok(())
 }

@@ -80,6 +80,12 @@ activity_contract!(
     ProjectOrder, "project_order", OrderView => ()
 );
 activity_contract!(
+    /// Makes one status change known, in one transaction: the order's view into the read model (if
+    /// newer than what is there) and the SMS and emails it owes into the notification outbox, which
+    /// the worker's dispatcher sends. Run as a local activity.
+    RecordStatus, "record_status", StatusChange => ()
+);
+activity_contract!(
     /// Records the SMS and email that announce a status change to the customer (and, for new and
     /// withdrawn orders, to the shop): the notification log, one row per audience and channel.
     RecordNotifications, "record_notifications", NotificationRequest => ()
@@ -182,6 +188,14 @@ pub struct NotificationRequest {
     pub shop_id: Option<String>,
     #[serde(default)]
     pub total_minor: Option<i64>,
+}
+
+/// One status change of an order: its new view, and what to tell whom.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusChange {
+    pub view: OrderView,
+    pub notification: NotificationRequest,
+    pub delivery: NotificationPolicy,
 }
 
 /// The notifications of one status change, and how hard to try sending them.

@@ -1,24 +1,28 @@
 //! Notifications: the log of every SMS and email a status change owes the customer (and the shop),
 //! and their sending, each exactly once per (order, status, audience, channel).
 //!
-//! `record_notifications` renders and logs the messages (keyed rows: a retry adds nothing);
-//! the notification workflow then runs `send_sms` / `send_email` for each pending row. A send
-//! first reads the row: a message already sent, refused for good or skipped is not sent again.
+//! A status change renders and logs its messages (keyed rows: a retry adds nothing) in the same
+//! transaction as the read model's update ([`record_in`]); the rows are an outbox that the worker's
+//! [`outbox::Dispatcher`] drains, retrying each row with backoff until it is sent, refused for good,
+//! or given up. (Orders placed before the outbox logged them with `record_notifications` and sent
+//! them from a notification workflow's `send_sms` / `send_email`; those still run.) A send first
+//! reads the row: a message already sent, refused for good or skipped is not sent again.
 //! Before calling the provider the row is marked `sending`; a retry that finds it so asks Twilio
 //! whether the message went out before sending again (for email, the derived `Message-ID` makes a
 //! resend recognisable as the same mail).
 
 pub mod email;
+pub mod outbox;
 pub mod templates;
 pub mod twilio;
 
 use std::sync::Arc;
 
 use courier_workflows::contracts::{
-    DeliveryOutcome, NOTIFICATION_REJECTED, NotificationBatch, NotificationKey,
+    DeliveryOutcome, NOTIFICATION_REJECTED, NotificationBatch, NotificationKey, NotificationPolicy,
     NotificationRequest, PendingNotifications, RecordNotifications, SendEmail, SendSms,
 };
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use temporalio_macros::activities;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 
@@ -110,59 +114,6 @@ impl NotificationActivities {
         Ok(())
     }
 
-    async fn insert(
-        &self,
-        n: &NotificationRequest,
-        audience: Audience,
-        language: &str,
-        recipients: (&str, &str),
-    ) -> Result<(), sqlx::Error> {
-        let order_id = n.order_id.to_string();
-        let link = format!(
-            "{}/orders/{order_id}",
-            self.channels.public_url.trim_end_matches('/')
-        );
-        let facts = Facts {
-            status: n.status,
-            order_id: &order_id,
-            shop_name: &n.shop_name,
-            reason: n.reason.as_deref(),
-            total_minor: n.total_minor,
-            link: &link,
-        };
-        let message = render(&facts, language, audience);
-        let (phone, email) = recipients;
-        for (channel, recipient, subject, body, html) in [
-            ("sms", phone, None, &message.sms, None),
-            (
-                "email",
-                email,
-                Some(&message.subject),
-                &message.text,
-                Some(&message.html),
-            ),
-        ] {
-            sqlx::query(
-                "INSERT INTO notifications.messages \
-                   (order_id, status, audience, channel, recipient, language, subject, body, html) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-                 ON CONFLICT (order_id, status, audience, channel) DO NOTHING",
-            )
-            .bind(n.order_id.uuid())
-            .bind(n.status.as_str())
-            .bind(audience.as_str())
-            .bind(channel)
-            .bind(recipient)
-            .bind(language)
-            .bind(subject)
-            .bind(body)
-            .bind(html)
-            .execute(&self.db)
-            .await?;
-        }
-        Ok(())
-    }
-
     /// The row to send, or the outcome it already has: sent, failed for good, or skipped (now,
     /// with `why_skipped`, when its channel is not configured).
     async fn settled(
@@ -191,6 +142,256 @@ impl NotificationActivities {
     }
 }
 
+/// Logs the SMS and email a status change owes the customer (and, for new and withdrawn orders,
+/// the shop), on `conn` (the caller's transaction). With `delivery`, the rows join the outbox: due
+/// at once, retried as it says. A row already logged is left as it is.
+pub async fn record_in(
+    conn: &mut PgConnection,
+    channels: &NotificationChannels,
+    n: &NotificationRequest,
+    delivery: Option<&NotificationPolicy>,
+) -> Result<(), sqlx::Error> {
+    let language = n
+        .language
+        .clone()
+        .unwrap_or_else(|| channels.default_language.clone());
+    let customer = (n.phone.as_str(), n.email.as_str());
+    insert(
+        conn,
+        channels,
+        n,
+        delivery,
+        Audience::Customer,
+        &language,
+        customer,
+    )
+    .await?;
+    if let Some(shop_id) = &n.shop_id
+        && shop_is_told(n.status, n.reason.as_deref())
+    {
+        let shop: Option<(String, String)> =
+            sqlx::query_as("SELECT phone, email FROM catalog.shops WHERE shop_id = $1")
+                .bind(shop_id)
+                .fetch_optional(&mut *conn)
+                .await?;
+        if let Some((phone, email)) = shop {
+            let language = channels.default_language.clone();
+            insert(
+                conn,
+                channels,
+                n,
+                delivery,
+                Audience::Shop,
+                &language,
+                (&phone, &email),
+            )
+            .await?;
+        }
+    }
+    if delivery.is_some() {
+        sqlx::query("SELECT pg_notify($1, '')")
+            .bind(outbox::CHANNEL)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+async fn insert(
+    conn: &mut PgConnection,
+    channels: &NotificationChannels,
+    n: &NotificationRequest,
+    delivery: Option<&NotificationPolicy>,
+    audience: Audience,
+    language: &str,
+    recipients: (&str, &str),
+) -> Result<(), sqlx::Error> {
+    let order_id = n.order_id.to_string();
+    let link = format!(
+        "{}/orders/{order_id}",
+        channels.public_url.trim_end_matches('/')
+    );
+    let facts = Facts {
+        status: n.status,
+        order_id: &order_id,
+        shop_name: &n.shop_name,
+        reason: n.reason.as_deref(),
+        total_minor: n.total_minor,
+        link: &link,
+    };
+    let message = render(&facts, language, audience);
+    let (phone, email) = recipients;
+    let retry_initial_ms = delivery.map(|d| clamp_ms(d.initial_retry_interval_ms));
+    let retry_max_ms = delivery.map(|d| clamp_ms(d.max_retry_interval_secs.saturating_mul(1000)));
+    let give_up_secs = delivery.map(|d| d.give_up_after_secs.min(i64::MAX as u64) as i64);
+    for (channel, recipient, subject, body, html) in [
+        ("sms", phone, None, &message.sms, None),
+        (
+            "email",
+            email,
+            Some(&message.subject),
+            &message.text,
+            Some(&message.html),
+        ),
+    ] {
+        sqlx::query(
+            "INSERT INTO notifications.messages \
+               (order_id, status, audience, channel, recipient, language, subject, body, html, \
+                next_attempt_at, retry_initial_ms, retry_max_ms, give_up_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
+                CASE WHEN $10 THEN now() END, $11, $12, now() + make_interval(secs => $13)) \
+             ON CONFLICT (order_id, status, audience, channel) DO NOTHING",
+        )
+        .bind(n.order_id.uuid())
+        .bind(n.status.as_str())
+        .bind(audience.as_str())
+        .bind(channel)
+        .bind(recipient)
+        .bind(language)
+        .bind(subject)
+        .bind(body)
+        .bind(html)
+        .bind(delivery.is_some())
+        .bind(retry_initial_ms)
+        .bind(retry_max_ms)
+        .bind(give_up_secs.map(|s| s as f64))
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+fn clamp_ms(ms: u64) -> i64 {
+    ms.min(i64::MAX as u64) as i64
+}
+
+/// Why a send did not end the row: worth another try later, or final (the row says why).
+#[derive(Debug)]
+pub enum SendFailure {
+    Retry { kind: &'static str, message: String },
+    Final(String),
+}
+
+impl From<sqlx::Error> for SendFailure {
+    fn from(err: sqlx::Error) -> Self {
+        Self::Retry {
+            kind: "NotificationLogUnavailable",
+            message: err.to_string(),
+        }
+    }
+}
+
+impl From<SendFailure> for ActivityError {
+    fn from(failure: SendFailure) -> Self {
+        match failure {
+            SendFailure::Retry { kind, message } => retryable(kind, message),
+            SendFailure::Final(message) => non_retryable(NOTIFICATION_REJECTED, message),
+        }
+    }
+}
+
+impl NotificationActivities {
+    /// Sends one logged message by its channel, once: the one place both the outbox and the
+    /// notification workflow's activities send through.
+    pub async fn send(&self, key: &NotificationKey) -> Result<DeliveryOutcome, SendFailure> {
+        if key.channel == "sms" {
+            self.send_sms_row(key).await
+        } else {
+            self.send_email_row(key).await
+        }
+    }
+
+    async fn send_sms_row(&self, key: &NotificationKey) -> Result<DeliveryOutcome, SendFailure> {
+        let row = match self
+            .settled(key, self.channels.sms.is_some(), NO_TWILIO)
+            .await?
+        {
+            Ok(row) => row,
+            Err(outcome) => return Ok(outcome),
+        };
+        let twilio = self.channels.sms.as_ref().expect("checked by settled");
+        if row.state == "sending"
+            && let Ok(Some(sid)) = twilio.find_sent(&row.recipient, &row.body).await
+        {
+            self.mark(key, "sent", false, Some(&sid), None).await?;
+            return Ok(Self::outcome("sent", Some(sid)));
+        }
+        self.mark(key, "sending", true, None, None).await?;
+        match twilio.send(&row.recipient, &row.body).await {
+            Ok(sid) => {
+                self.mark(key, "sent", false, Some(&sid), None).await?;
+                tracing::info!(order_id = %key.order_id, status = %key.status, sid, "SMS sent");
+                Ok(Self::outcome("sent", Some(sid)))
+            }
+            Err(err @ SmsError::Rejected { .. }) => {
+                self.mark(key, "failed", false, None, Some(&err.to_string()))
+                    .await?;
+                Err(SendFailure::Final(err.to_string()))
+            }
+            Err(err) => {
+                // Twilio answered 429/5xx: nothing was sent. No answer at all: the row stays
+                // `sending`, so the next attempt asks Twilio before sending again.
+                let state = match err {
+                    SmsError::Unanswered(_) => "sending",
+                    _ => "pending",
+                };
+                self.mark(key, state, false, None, Some(&err.to_string()))
+                    .await?;
+                Err(SendFailure::Retry {
+                    kind: "SmsUnavailable",
+                    message: err.to_string(),
+                })
+            }
+        }
+    }
+
+    async fn send_email_row(&self, key: &NotificationKey) -> Result<DeliveryOutcome, SendFailure> {
+        let row = match self
+            .settled(key, self.channels.email.is_some(), NO_SMTP)
+            .await?
+        {
+            Ok(row) => row,
+            Err(outcome) => return Ok(outcome),
+        };
+        let sender = self.channels.email.as_ref().expect("checked by settled");
+        let message_id = format!(
+            "order-{}.{}.{}@{}",
+            key.order_id,
+            key.status.as_str().to_lowercase(),
+            key.audience,
+            sender.domain()
+        );
+        self.mark(key, "sending", true, None, None).await?;
+        let email = Email {
+            to: &row.recipient,
+            subject: row.subject.as_deref().unwrap_or("[Courier]"),
+            text: &row.body,
+            html: row.html.as_deref().unwrap_or(""),
+            message_id: message_id.clone(),
+        };
+        match sender.send(email).await {
+            Ok(()) => {
+                self.mark(key, "sent", false, Some(&message_id), None)
+                    .await?;
+                Ok(Self::outcome("sent", Some(message_id)))
+            }
+            Err(err @ EmailError::Rejected(_)) => {
+                self.mark(key, "failed", false, None, Some(&err.to_string()))
+                    .await?;
+                Err(SendFailure::Final(err.to_string()))
+            }
+            Err(err @ EmailError::Unavailable(_)) => {
+                self.mark(key, "pending", false, None, Some(&err.to_string()))
+                    .await?;
+                Err(SendFailure::Retry {
+                    kind: "SmtpUnavailable",
+                    message: err.to_string(),
+                })
+            }
+        }
+    }
+}
+
 #[activities]
 impl NotificationActivities {
     #[activity(definition = RecordNotifications)]
@@ -199,26 +400,8 @@ impl NotificationActivities {
         _ctx: ActivityContext,
         n: NotificationRequest,
     ) -> Result<(), ActivityError> {
-        let language = n
-            .language
-            .clone()
-            .unwrap_or_else(|| self.channels.default_language.clone());
-        self.insert(&n, Audience::Customer, &language, (&n.phone, &n.email))
-            .await?;
-        if let Some(shop_id) = &n.shop_id
-            && shop_is_told(n.status, n.reason.as_deref())
-        {
-            let shop: Option<(String, String)> =
-                sqlx::query_as("SELECT phone, email FROM catalog.shops WHERE shop_id = $1")
-                    .bind(shop_id)
-                    .fetch_optional(&self.db)
-                    .await?;
-            if let Some((phone, email)) = shop {
-                let language = self.channels.default_language.clone();
-                self.insert(&n, Audience::Shop, &language, (&phone, &email))
-                    .await?;
-            }
-        }
+        let mut conn = self.db.acquire().await?;
+        record_in(&mut conn, &self.channels, &n, None).await?;
         Ok(())
     }
 
@@ -254,44 +437,7 @@ impl NotificationActivities {
         _ctx: ActivityContext,
         key: NotificationKey,
     ) -> Result<DeliveryOutcome, ActivityError> {
-        let row = match self
-            .settled(&key, self.channels.sms.is_some(), NO_TWILIO)
-            .await?
-        {
-            Ok(row) => row,
-            Err(outcome) => return Ok(outcome),
-        };
-        let twilio = self.channels.sms.as_ref().expect("checked by settled");
-        if row.state == "sending"
-            && let Ok(Some(sid)) = twilio.find_sent(&row.recipient, &row.body).await
-        {
-            self.mark(&key, "sent", false, Some(&sid), None).await?;
-            return Ok(Self::outcome("sent", Some(sid)));
-        }
-        self.mark(&key, "sending", true, None, None).await?;
-        match twilio.send(&row.recipient, &row.body).await {
-            Ok(sid) => {
-                self.mark(&key, "sent", false, Some(&sid), None).await?;
-                tracing::info!(order_id = %key.order_id, status = %key.status, sid, "SMS sent");
-                Ok(Self::outcome("sent", Some(sid)))
-            }
-            Err(err @ SmsError::Rejected { .. }) => {
-                self.mark(&key, "failed", false, None, Some(&err.to_string()))
-                    .await?;
-                Err(non_retryable(NOTIFICATION_REJECTED, err.to_string()))
-            }
-            Err(err) => {
-                // Twilio answered 429/5xx: nothing was sent. No answer at all: the row stays
-                // `sending`, so the next attempt asks Twilio before sending again.
-                let state = match err {
-                    SmsError::Unanswered(_) => "sending",
-                    _ => "pending",
-                };
-                self.mark(&key, state, false, None, Some(&err.to_string()))
-                    .await?;
-                Err(retryable("SmsUnavailable", err.to_string()))
-            }
-        }
+        Ok(self.send_sms_row(&key).await?)
     }
 
     #[activity(definition = SendEmail)]
@@ -300,45 +446,6 @@ impl NotificationActivities {
         _ctx: ActivityContext,
         key: NotificationKey,
     ) -> Result<DeliveryOutcome, ActivityError> {
-        let row = match self
-            .settled(&key, self.channels.email.is_some(), NO_SMTP)
-            .await?
-        {
-            Ok(row) => row,
-            Err(outcome) => return Ok(outcome),
-        };
-        let sender = self.channels.email.as_ref().expect("checked by settled");
-        let message_id = format!(
-            "order-{}.{}.{}@{}",
-            key.order_id,
-            key.status.as_str().to_lowercase(),
-            key.audience,
-            sender.domain()
-        );
-        self.mark(&key, "sending", true, None, None).await?;
-        let email = Email {
-            to: &row.recipient,
-            subject: row.subject.as_deref().unwrap_or("[Courier]"),
-            text: &row.body,
-            html: row.html.as_deref().unwrap_or(""),
-            message_id: message_id.clone(),
-        };
-        match sender.send(email).await {
-            Ok(()) => {
-                self.mark(&key, "sent", false, Some(&message_id), None)
-                    .await?;
-                Ok(Self::outcome("sent", Some(message_id)))
-            }
-            Err(err @ EmailError::Rejected(_)) => {
-                self.mark(&key, "failed", false, None, Some(&err.to_string()))
-                    .await?;
-                Err(non_retryable(NOTIFICATION_REJECTED, err.to_string()))
-            }
-            Err(err @ EmailError::Unavailable(_)) => {
-                self.mark(&key, "pending", false, None, Some(&err.to_string()))
-                    .await?;
-                Err(retryable("SmtpUnavailable", err.to_string()))
-            }
-        }
+        Ok(self.send_email_row(&key).await?)
     }
 }

@@ -1,11 +1,12 @@
 //! `GET /admin/orders/stuck`: orders whose workflow is not progressing, and why.
 //!
-//! Four kinds, found from Temporal (visibility, then each running workflow's pending tasks) and
-//! from the read model: a workflow task failing again and again (non-determinism, a panic after a
-//! deploy), an activity failing attempt after attempt, a compensation waiting for an operator
-//! (`NEEDS_ATTENTION`), and no status change for longer than the status should take.
-
-use std::collections::BTreeMap;
+//! Four kinds, worst first: a workflow task failing again and again (non-determinism, a panic after
+//! a deploy), a step failing attempt after attempt (an activity, local or not, from its third
+//! attempt), a compensation waiting for an operator (`NEEDS_ATTENTION`), and no status change for
+//! longer than the status should take. The first two come from `operations.failing_steps`, which
+//! the workers fill as it happens; the others from the read model. Nothing scans Temporal, so the
+//! answer stays fast however many orders are open; only the few failing workflows are described, to
+//! drop rows whose workflow has since ended or recovered.
 
 use axum::Json;
 use axum::extract::{Query, State};
@@ -14,20 +15,20 @@ use courier_workflows::OrderWorkflow;
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use temporalio_client::{
-    NamespacedClient, WorkflowDescribeOptions, WorkflowFetchHistoryOptions, WorkflowListOptions,
-};
-use temporalio_common::protos::temporal::api::enums::v1::EventType;
-use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
+use temporalio_client::{NamespacedClient, WorkflowDescribeOptions};
+use temporalio_common::protos::temporal::api::enums::v1::WorkflowExecutionStatus;
 use uuid::Uuid;
 
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 
-/// An activity is "failing" from this attempt on.
-const FAILING_ATTEMPTS: i32 = 3;
-/// How many running workflows one call inspects.
-const SCAN_LIMIT: usize = 1000;
+/// What a failing workflow task is called in `operations.failing_steps` (the worker's name).
+const WORKFLOW_TASK: &str = "workflow task";
+/// How many orders one answer lists at most, and by default.
+const MAX_LIMIT: i64 = 1000;
+const DEFAULT_LIMIT: i64 = 100;
+/// Failing workflows described at once to check they still fail.
+const DESCRIBE_CONCURRENCY: usize = 16;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct StuckOrder {
@@ -42,18 +43,6 @@ pub struct StuckOrder {
     pub temporal_ui_url: String,
 }
 
-/// How long an order may sit in a status before it counts as stuck.
-fn expected_secs(status: &str) -> Option<i64> {
-    Some(match status {
-        "PAYMENT_PENDING" | "PAID" => 15 * 60,
-        "ACCEPTED" | "RIDER_ASSIGNED" => 60 * 60,
-        "READY" => 30 * 60,
-        "PICKED_UP" => 90 * 60,
-        "CANCELLING" => 10 * 60,
-        _ => return None,
-    })
-}
-
 fn rank(kind: &str) -> u8 {
     match kind {
         "workflow_task_failing" => 0,
@@ -66,10 +55,23 @@ fn rank(kind: &str) -> u8 {
 #[derive(Deserialize)]
 pub struct StuckQuery {
     older_than_secs: Option<String>,
+    limit: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]
-struct Row {
+struct FailingRow {
+    workflow_id: String,
+    order_id: Uuid,
+    step: String,
+    attempts: i32,
+    last_error: String,
+    first_failed_at: DateTime<Utc>,
+    status: Option<String>,
+    updated_at: Option<DateTime<Utc>>,
+}
+
+#[derive(sqlx::FromRow)]
+struct OrderRow {
     order_id: Uuid,
     status: String,
     attention: Option<Value>,
@@ -89,7 +91,16 @@ pub async fn list(
             )
         })?),
     };
-    let now = Utc::now();
+    let limit = match query.limit.as_deref() {
+        None | Some("") => DEFAULT_LIMIT,
+        Some(raw) => raw
+            .parse::<i64>()
+            .ok()
+            .filter(|l| (1..=MAX_LIMIT).contains(l))
+            .ok_or_else(|| {
+                ApiError::invalid("limit", format!("limit must be between 1 and {MAX_LIMIT}"))
+            })?,
+    };
     let ui = |id: Uuid| {
         format!(
             "{}/namespaces/{}/workflows/order-{id}",
@@ -97,132 +108,157 @@ pub async fn list(
             state.temporal.namespace()
         )
     };
-    let rows: Vec<Row> = sqlx::query_as(
-        "SELECT order_id, status, attention, updated_at FROM orders.orders \
-         WHERE status NOT IN ('DELIVERED', 'REJECTED', 'CANCELLED', 'PAYMENT_DECLINED', 'OUT_OF_STOCK', 'PAYMENT_FAILED')",
+
+    let mut stuck: Vec<StuckOrder> = failing(&state, limit)
+        .await?
+        .into_iter()
+        .map(|row| StuckOrder {
+            order_id: row.order_id,
+            workflow_id: row.workflow_id,
+            status: row.status.unwrap_or_else(|| "UNKNOWN".to_owned()),
+            kind: if row.step == WORKFLOW_TASK {
+                "workflow_task_failing"
+            } else {
+                "activity_failing"
+            },
+            step: Some(row.step),
+            attempts: Some(i64::from(row.attempts)),
+            last_error: Some(row.last_error),
+            since: row.updated_at.unwrap_or(row.first_failed_at),
+            temporal_ui_url: ui(row.order_id),
+        })
+        .collect();
+
+    // Orders waiting for an operator, then orders sitting in a status longer than it should take
+    // (15 min to 90 min by status, or `older_than_secs`).
+    let rows: Vec<OrderRow> = sqlx::query_as(
+        "(SELECT order_id, status, attention, updated_at FROM orders.orders \
+          WHERE status = 'NEEDS_ATTENTION' ORDER BY updated_at LIMIT $2) \
+         UNION ALL \
+         (SELECT order_id, status, attention, updated_at FROM orders.orders \
+          WHERE status NOT IN ('DELIVERED', 'REJECTED', 'CANCELLED', 'PAYMENT_DECLINED', \
+                               'OUT_OF_STOCK', 'PAYMENT_FAILED', 'NEEDS_ATTENTION') \
+            AND updated_at <= now() - make_interval(secs => COALESCE($1, CASE status \
+                WHEN 'PAYMENT_PENDING' THEN 900 WHEN 'PAID' THEN 900 \
+                WHEN 'ACCEPTED' THEN 3600 WHEN 'RIDER_ASSIGNED' THEN 3600 \
+                WHEN 'READY' THEN 1800 WHEN 'PICKED_UP' THEN 5400 WHEN 'CANCELLING' THEN 600 END)) \
+          ORDER BY updated_at LIMIT $2)",
     )
+    .bind(older_than.map(|s| s as f64))
+    .bind(limit + 1)
     .fetch_all(&state.db)
     .await?;
-    let rows: BTreeMap<Uuid, Row> = rows.into_iter().map(|r| (r.order_id, r)).collect();
-    let mut stuck: BTreeMap<Uuid, StuckOrder> = BTreeMap::new();
-    let mut note = |order: StuckOrder| {
-        let better = stuck
-            .get(&order.order_id)
-            .is_none_or(|seen| rank(order.kind) < rank(seen.kind));
-        if better {
-            stuck.insert(order.order_id, order);
+    for row in rows {
+        if stuck.iter().any(|s| s.order_id == row.order_id) {
+            continue;
         }
-    };
-
-    for (id, row) in &rows {
-        let base = StuckOrder {
-            order_id: *id,
-            workflow_id: format!("order-{id}"),
-            status: row.status.clone(),
-            kind: "no_progress",
-            step: None,
-            attempts: None,
-            last_error: None,
+        let attention = row.attention.unwrap_or(Value::Null);
+        let waiting = row.status == "NEEDS_ATTENTION";
+        stuck.push(StuckOrder {
+            order_id: row.order_id,
+            workflow_id: format!("order-{}", row.order_id),
+            status: row.status,
+            kind: if waiting {
+                "needs_attention"
+            } else {
+                "no_progress"
+            },
+            step: waiting
+                .then(|| attention["step"].as_str().map(str::to_owned))
+                .flatten(),
+            attempts: waiting.then(|| attention["attempts"].as_i64()).flatten(),
+            last_error: waiting
+                .then(|| attention["error"].as_str().map(str::to_owned))
+                .flatten(),
             since: row.updated_at,
-            temporal_ui_url: ui(*id),
-        };
-        if row.status == "NEEDS_ATTENTION" {
-            let attention = row.attention.clone().unwrap_or(Value::Null);
-            note(StuckOrder {
-                kind: "needs_attention",
-                step: attention["step"].as_str().map(str::to_owned),
-                attempts: attention["attempts"].as_i64(),
-                last_error: attention["error"].as_str().map(str::to_owned),
-                ..base
-            });
-        } else if let Some(limit) = older_than.or_else(|| expected_secs(&row.status))
-            && (now - row.updated_at).num_seconds() >= limit
-        {
-            note(base);
-        }
+            temporal_ui_url: ui(row.order_id),
+        });
     }
-
-    let mut running = state.temporal.list_workflows(
-        format!(
-            "WorkflowType = 'OrderWorkflow' AND ExecutionStatus = 'Running' AND TaskQueue = '{}'",
-            state.settings.task_queue
-        ),
-        WorkflowListOptions::builder().limit(SCAN_LIMIT).build(),
-    );
-    while let Some(execution) = running.next().await {
-        let execution =
-            execution.map_err(|e| ApiError::internal("listing running workflows", e))?;
-        let Some(id) = execution
-            .id()
-            .strip_prefix("order-")
-            .and_then(|s| Uuid::parse_str(s).ok())
-        else {
-            continue;
-        };
-        let handle = state
-            .temporal
-            .get_workflow_handle::<OrderWorkflow>(execution.id().to_owned());
-        let Ok(description) = handle.describe(WorkflowDescribeOptions::default()).await else {
-            continue;
-        };
-        let raw = description.raw_description;
-        let status = rows
-            .get(&id)
-            .map_or_else(|| "UNKNOWN".to_owned(), |r| r.status.clone());
-        let since = rows.get(&id).map_or(now, |r| r.updated_at);
-        if let Some(task) = raw.pending_workflow_task.as_ref().filter(|t| t.attempt > 1) {
-            let last_error = last_workflow_task_failure(&handle).await;
-            note(StuckOrder {
-                order_id: id,
-                workflow_id: execution.id().to_owned(),
-                status: status.clone(),
-                kind: "workflow_task_failing",
-                step: Some("workflow task".to_owned()),
-                attempts: Some(i64::from(task.attempt)),
-                last_error,
-                since,
-                temporal_ui_url: ui(id),
-            });
-        }
-        for activity in raw
-            .pending_activities
-            .iter()
-            .filter(|a| a.attempt >= FAILING_ATTEMPTS)
-        {
-            note(StuckOrder {
-                order_id: id,
-                workflow_id: execution.id().to_owned(),
-                status: status.clone(),
-                kind: "activity_failing",
-                step: activity.activity_type.as_ref().map(|t| t.name.clone()),
-                attempts: Some(i64::from(activity.attempt)),
-                last_error: activity.last_failure.as_ref().map(|f| f.message.clone()),
-                since,
-                temporal_ui_url: ui(id),
-            });
-        }
-    }
-    let orders: Vec<StuckOrder> = stuck.into_values().collect();
-    Ok(Json(json!({ "orders": orders })))
+    stuck.sort_by_key(|s| (rank(s.kind), s.since));
+    let truncated = stuck.len() as i64 > limit;
+    stuck.truncate(limit as usize);
+    Ok(Json(json!({ "orders": stuck, "truncated": truncated })))
 }
 
-/// The message of the workflow's last failed workflow task (a panic, a non-determinism error).
-async fn last_workflow_task_failure(
-    handle: &temporalio_client::WorkflowHandle<temporalio_client::Client, OrderWorkflow>,
-) -> Option<String> {
-    let events = handle
-        .fetch_history(WorkflowFetchHistoryOptions::default())
-        .into_events()
-        .await
-        .ok()?;
-    events
-        .iter()
-        .rev()
-        .filter(|e| e.event_type() == EventType::WorkflowTaskFailed)
-        .find_map(|e| match &e.attributes {
-            Some(Attributes::WorkflowTaskFailedEventAttributes(failed)) => {
-                failed.failure.as_ref().map(|f| f.message.clone())
-            }
-            _ => None,
+/// The failing steps of order workflows that are still running and still failing; rows of
+/// workflows that ended, or whose workflow task has since succeeded on another worker, are
+/// removed on the way.
+async fn failing(state: &AppState, limit: i64) -> ApiResult<Vec<FailingRow>> {
+    // A failure older than the order's last status change is over: the step succeeded since (its
+    // retry was scheduled anew), or its retries ran out and the order waits for an operator.
+    sqlx::query(
+        "DELETE FROM operations.failing_steps f USING orders.orders o \
+         WHERE o.order_id = f.order_id AND o.updated_at > f.last_failed_at",
+    )
+    .execute(&state.db)
+    .await?;
+    let rows: Vec<FailingRow> = sqlx::query_as(
+        "SELECT f.workflow_id, f.order_id, f.step, f.attempts, f.last_error, f.first_failed_at, \
+           o.status, o.updated_at \
+         FROM operations.failing_steps f LEFT JOIN orders.orders o USING (order_id) \
+         WHERE f.workflow_id LIKE 'order-%' AND f.order_id IS NOT NULL \
+         ORDER BY f.first_failed_at LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(&state.db)
+    .await?;
+    let checked: Vec<(FailingRow, Option<Option<i32>>)> = futures::stream::iter(rows)
+        .map(|row| async move {
+            let current = still_failing(state, &row).await;
+            (row, current)
         })
+        .buffered(DESCRIBE_CONCURRENCY)
+        .collect()
+        .await;
+    let mut current = Vec::new();
+    for (mut row, still) in checked {
+        if let Some(attempts) = still {
+            // A workflow task counts as failing from its second attempt, as Temporal counts them.
+            match attempts {
+                Some(attempt) if attempt > 1 => row.attempts = attempt,
+                Some(_) => continue,
+                None => {}
+            }
+            current.push(row);
+        } else {
+            sqlx::query(
+                "DELETE FROM operations.failing_steps WHERE workflow_id = $1 AND step = $2",
+            )
+            .bind(&row.workflow_id)
+            .bind(&row.step)
+            .execute(&state.db)
+            .await?;
+        }
+    }
+    Ok(current)
+}
+
+/// Whether the row still describes the workflow (`None`: it does not): it runs, and for a workflow
+/// task, the attempt Temporal is at (`Some(attempt)`). Local activities never show in a
+/// description, so an activity row stands while its workflow runs. When Temporal cannot say, the
+/// row stands.
+async fn still_failing(state: &AppState, row: &FailingRow) -> Option<Option<i32>> {
+    let handle = state
+        .temporal
+        .get_workflow_handle::<OrderWorkflow>(row.workflow_id.clone());
+    let described = tokio::time::timeout(
+        std::time::Duration::from_secs(2),
+        handle.describe(WorkflowDescribeOptions::default()),
+    )
+    .await;
+    let Ok(Ok(description)) = described else {
+        return Some(None);
+    };
+    let raw = description.raw_description;
+    let running = raw
+        .workflow_execution_info
+        .as_ref()
+        .is_some_and(|info| info.status() == WorkflowExecutionStatus::Running);
+    if !running {
+        return None;
+    }
+    if row.step != WORKFLOW_TASK {
+        return Some(None);
+    }
+    Some(Some(raw.pending_workflow_task.map_or(0, |t| t.attempt)))
 }

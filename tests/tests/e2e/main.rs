@@ -6,6 +6,7 @@ mod failures;
 mod happy_path;
 mod notifications;
 mod operations;
+mod outbox;
 mod payment;
 mod rejection;
 mod shutdown;

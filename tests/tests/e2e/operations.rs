@@ -577,3 +577,66 @@ async fn the_worker_reports_health_readiness_and_metrics() -> anyhow::Result<()>
     assert!(metrics.contains("courier_worker_up 1"), "{metrics}");
     Ok(())
 }
+
+#[tokio::test]
+async fn a_local_step_that_keeps_failing_is_listed_as_stuck_until_it_recovers() -> anyhow::Result<()>
+{
+    let app = courier_tests::TestApp::spawn_with(courier_tests::TestOptions {
+        payment_wait: std::time::Duration::from_millis(500),
+        ..courier_tests::TestOptions::default()
+    })
+    .await?;
+    // Reservations are refused by the database: the reservation (a local activity, invisible in a
+    // workflow's description) fails attempt after attempt.
+    sqlx::raw_sql(
+        "CREATE FUNCTION stock.closed() RETURNS trigger LANGUAGE plpgsql AS \
+           $$ BEGIN RAISE EXCEPTION 'reservations are closed for maintenance'; END $$; \
+         CREATE TRIGGER closed BEFORE INSERT ON stock.reservations \
+           FOR EACH ROW EXECUTE FUNCTION stock.closed();",
+    )
+    .execute(&app.db)
+    .await?;
+    let (status, body) = app
+        .place_order(&pizza_order("minji", courier_tests::GOOD_CARD))
+        .await?;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let id = body["order_id"].as_str().unwrap().to_owned();
+    let entry = || async {
+        let (_, body) = admin(&app, reqwest::Method::GET, "/admin/orders/stuck", None).await?;
+        anyhow::Ok(
+            body["orders"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|o| o["order_id"] == id.as_str())
+                .cloned()
+                .unwrap_or(Value::Null),
+        )
+    };
+    let listed = courier_tests::wait_until(courier_tests::DEADLINE, || async {
+        Ok(entry().await?["kind"] == "activity_failing")
+    })
+    .await?;
+    let found = entry().await?;
+    assert!(listed, "the failing reservation is listed: {found}");
+    assert_eq!(found["step"], "reserve_stock", "{found}");
+    assert!(found["attempts"].as_i64().unwrap() >= 3, "{found}");
+    assert!(
+        found["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("closed for maintenance"),
+        "{found}"
+    );
+
+    sqlx::query("DROP TRIGGER closed ON stock.reservations")
+        .execute(&app.db)
+        .await?;
+    app.wait_for_status(&id, "PAID").await?;
+    assert_eq!(
+        entry().await?,
+        Value::Null,
+        "a recovered step is no longer listed"
+    );
+    Ok(())
+}

@@ -1,0 +1,41 @@
+//! Publishing an order's status change: the read model and the notification outbox, in one
+//! transaction, so a status is never visible without its messages on their way, nor the reverse.
+
+use std::sync::Arc;
+
+use courier_workflows::contracts::{RecordStatus, StatusChange};
+use sqlx::PgPool;
+use temporalio_macros::activities;
+use temporalio_sdk::activities::{ActivityContext, ActivityError};
+
+use crate::notifications::{self, NotificationChannels};
+use crate::read_model;
+
+pub struct StatusActivities {
+    pub db: PgPool,
+    pub channels: NotificationChannels,
+}
+
+#[activities]
+impl StatusActivities {
+    /// Projects the view (if newer than the read model's) and logs the messages it owes; a retry
+    /// changes nothing that was already written.
+    #[activity(definition = RecordStatus)]
+    pub async fn record_status(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        change: StatusChange,
+    ) -> Result<(), ActivityError> {
+        let mut tx = self.db.begin().await?;
+        read_model::project_in(&mut tx, &change.view).await?;
+        notifications::record_in(
+            &mut tx,
+            &self.channels,
+            &change.notification,
+            Some(&change.delivery),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

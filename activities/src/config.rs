@@ -72,3 +72,21 @@ pub async fn connect_temporal() -> Result<temporalio_client::Client, ConfigError
     Client::new(connection, options)
         .map_err(|e| ConfigError(format!("creating the Temporal client: {e}")))
 }
+
+/// The reconciliation's scope from `COURIER_RECONCILE_GRACE_SECS` and
+/// `COURIER_RECONCILE_LOOKBACK_SECS` (shared by the worker's schedule and the API's run-now).
+pub fn reconcile_policy()
+-> Result<courier_workflows::reconciliation_workflow::ReconcilePolicy, ConfigError> {
+    use courier_workflows::reconciliation_workflow::ReconcilePolicy;
+    let defaults = ReconcilePolicy::default();
+    Ok(ReconcilePolicy {
+        scope: courier_workflows::contracts::ReconcileScope {
+            grace_secs: env_number("COURIER_RECONCILE_GRACE_SECS", defaults.scope.grace_secs)?,
+            lookback_secs: env_number(
+                "COURIER_RECONCILE_LOOKBACK_SECS",
+                defaults.scope.lookback_secs,
+            )?,
+        },
+        ..defaults
+    })
+}

@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use courier_workflows::contracts::{
-    AssignRider, NO_RIDER_AVAILABLE, PayRider, PayoutReceipt, ReleaseRider, RiderPayout,
+    AssignRider, NO_RIDER_AVAILABLE, ORDER_RELEASED, PayRider, PayoutReceipt, ReleaseRider,
+    RiderPayout,
 };
 use courier_workflows::domain::OrderId;
 use courier_workflows::order::Rider;
@@ -12,7 +13,7 @@ use sqlx::PgPool;
 use temporalio_macros::activities;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 
-use crate::failure::retryable;
+use crate::failure::{non_retryable, retryable};
 use crate::payment::provider_failure;
 use crate::payment_client::PaymentClient;
 
@@ -32,6 +33,20 @@ impl DispatchActivities {
         order_id: OrderId,
     ) -> Result<Rider, ActivityError> {
         let mut tx = self.db.begin().await?;
+        crate::lock_order(&mut tx, "dispatch", order_id).await?;
+        let released: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM dispatch.released_orders WHERE order_id = $1)",
+        )
+        .bind(order_id.uuid())
+        .fetch_one(&mut *tx)
+        .await?;
+        if released {
+            // A late attempt after the order let its rider go: no rider is taken.
+            return Err(non_retryable(
+                ORDER_RELEASED,
+                "the order no longer needs a rider",
+            ));
+        }
         let existing: Option<(String, String, String)> = sqlx::query_as(
             "SELECT r.rider_id, r.name, r.phone FROM dispatch.assignments a \
              JOIN dispatch.riders r USING (rider_id) WHERE a.order_id = $1",
@@ -105,7 +120,8 @@ impl DispatchActivities {
         })
     }
 
-    /// Frees the order's rider; a second call finds the assignment released and does nothing.
+    /// Frees the order's rider; a second call finds the assignment released and does nothing, and
+    /// an assignment attempt that arrives later takes no rider.
     #[activity(definition = ReleaseRider)]
     pub async fn release_rider(
         self: Arc<Self>,
@@ -113,6 +129,13 @@ impl DispatchActivities {
         order_id: OrderId,
     ) -> Result<(), ActivityError> {
         let mut tx = self.db.begin().await?;
+        crate::lock_order(&mut tx, "dispatch", order_id).await?;
+        sqlx::query(
+            "INSERT INTO dispatch.released_orders (order_id) VALUES ($1) ON CONFLICT DO NOTHING",
+        )
+        .bind(order_id.uuid())
+        .execute(&mut *tx)
+        .await?;
         let released: Option<String> = sqlx::query_scalar(
             "UPDATE dispatch.assignments SET released_at = now() \
              WHERE order_id = $1 AND released_at IS NULL RETURNING rider_id",

@@ -25,11 +25,27 @@ pub mod notifications;
 pub mod payment;
 pub mod payment_client;
 pub mod read_model;
+pub mod reconciliation;
 pub mod shop_board;
 pub mod status;
 pub mod stock;
 
-use sqlx::PgPool;
+use courier_workflows::domain::OrderId;
+use sqlx::{PgConnection, PgPool};
+
+/// Serialises, for the rest of the caller's transaction, every step of one bounded context on one
+/// order (a step and its undo): a per-order advisory lock, released at commit or rollback.
+pub(crate) async fn lock_order(
+    conn: &mut PgConnection,
+    context: &str,
+    order_id: OrderId,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+        .bind(format!("{context}:{order_id}"))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
 
 /// Runs Courier's database migrations (all contexts' schemas and the demo shops).
 pub async fn migrate(db: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {

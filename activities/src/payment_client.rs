@@ -76,6 +76,23 @@ pub struct ChargeSummary {
     pub amount_refunded: i64,
 }
 
+/// One entry of the provider's books, as its ledger lists them.
+#[derive(Debug, Clone, Deserialize)]
+pub struct LedgerEntry {
+    pub id: String,
+    pub kind: String,
+    pub status: String,
+    pub amount: i64,
+    pub reference: Option<String>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(Debug, Deserialize)]
+struct LedgerPage {
+    entries: Vec<LedgerEntry>,
+    has_more: bool,
+}
+
 #[derive(Debug, Deserialize)]
 struct ChargeList {
     data: Vec<ChargeSummary>,
@@ -148,6 +165,30 @@ impl PaymentClient {
             .map_err(|e| ProviderError::Unavailable(e.to_string()))?;
         let list: ChargeList = Self::read(response).await?;
         Ok(list.data)
+    }
+
+    /// Every ledger entry after `after` (the last entry of the previous page), a page at a time;
+    /// answers the page and whether more follow.
+    pub async fn ledger_page(
+        &self,
+        after: Option<(chrono::DateTime<chrono::Utc>, &str)>,
+        limit: u32,
+    ) -> Result<(Vec<LedgerEntry>, bool), ProviderError> {
+        let url = format!("{}/v1/ledger", self.config.base_url.trim_end_matches('/'));
+        let mut query = vec![("limit", limit.to_string())];
+        if let Some((at, id)) = after {
+            query.push(("after", format!("{}|{id}", at.to_rfc3339())));
+        }
+        let response = self
+            .http
+            .get(&url)
+            .query(&query)
+            .bearer_auth(&self.config.secret_key)
+            .send()
+            .await
+            .map_err(|e| ProviderError::Unavailable(e.to_string()))?;
+        let page: LedgerPage = Self::read(response).await?;
+        Ok((page.entries, page.has_more))
     }
 
     pub async fn payout(

@@ -57,6 +57,83 @@ pub async fn project_in(conn: &mut PgConnection, view: &OrderView) -> Result<(),
     Ok(())
 }
 
+/// The order's last projected view, as the workflow wrote it (for work on an order whose workflow
+/// has ended, such as compensating a terminated one).
+pub async fn view(db: &PgPool, order_id: uuid::Uuid) -> Result<Option<OrderView>, sqlx::Error> {
+    type Row = (
+        uuid::Uuid,
+        String,
+        String,
+        String,
+        Json<Vec<courier_workflows::order::OrderLine>>,
+        i64,
+        String,
+        String,
+        Option<Json<courier_workflows::order::Rider>>,
+        Option<String>,
+        Option<Json<courier_workflows::order::Attention>>,
+        chrono::DateTime<chrono::Utc>,
+        chrono::DateTime<chrono::Utc>,
+        Json<Vec<courier_workflows::order::TimelineEntry>>,
+        i64,
+    );
+    let row: Option<Row> = sqlx::query_as(
+        "SELECT order_id, customer_id, shop_id, status, items, total_minor, currency, \
+           delivery_address, rider, reason, attention, created_at, updated_at, timeline, seq \
+         FROM orders.orders WHERE order_id = $1",
+    )
+    .bind(order_id)
+    .fetch_optional(db)
+    .await?;
+    let Some(r) = row else { return Ok(None) };
+    let invalid =
+        |what: &str| sqlx::Error::Decode(format!("the read model holds an invalid {what}").into());
+    use courier_workflows::domain::{CustomerId, DeliveryAddress, OrderId, ShopId};
+    Ok(Some(OrderView {
+        order_id: OrderId::new(r.0),
+        customer_id: CustomerId::parse(&r.1).map_err(|_| invalid("customer id"))?,
+        shop_id: ShopId::parse(&r.2).map_err(|_| invalid("shop id"))?,
+        status: courier_workflows::order::OrderStatus::parse(&r.3)
+            .ok_or_else(|| invalid("status"))?,
+        items: r.4.0,
+        total_minor: r.5,
+        currency: r.6,
+        delivery_address: DeliveryAddress::parse(&r.7).map_err(|_| invalid("address"))?,
+        rider: r.8.map(|j| j.0),
+        reason: r.9,
+        attention: r.10.map(|j| j.0),
+        created_at: r.11,
+        updated_at: r.12,
+        timeline: r.13.0,
+        seq: r.14,
+    }))
+}
+
+/// Claims the order's placement for the workflow run `run_id` (on the caller's transaction):
+/// `false` when the API already gave it up, or another run of the same order claimed it, so this
+/// run must not go on. A retry by the same run finds its own claim. An order placed without a
+/// placement row (started some other way) counts as claimed.
+pub async fn claim_placement_in(
+    conn: &mut PgConnection,
+    order_id: courier_workflows::domain::OrderId,
+    run_id: &str,
+) -> Result<bool, sqlx::Error> {
+    let claimed: Option<(String, Option<String>)> = sqlx::query_as(
+        "UPDATE orders.placements \
+         SET state = CASE WHEN state = 'placing' THEN 'started' ELSE state END, \
+             run_id = CASE WHEN state = 'placing' THEN $2 ELSE run_id END \
+         WHERE order_id = $1 RETURNING state, run_id",
+    )
+    .bind(order_id.uuid())
+    .bind(run_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(match claimed {
+        None => true,
+        Some((state, claimer)) => state == "started" && claimer.as_deref() == Some(run_id),
+    })
+}
+
 /// Replaces an order's row with `view` (rebuilding the read model from its workflow), in one
 /// transaction: a row that is already newer than `view` is left alone.
 pub async fn replace(db: &PgPool, view: &OrderView) -> Result<(), sqlx::Error> {

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use courier_workflows::contracts::{RecordStatus, StatusChange};
+use courier_workflows::contracts::{RecordOutcome, RecordStatus, StatusChange};
 use sqlx::PgPool;
 use temporalio_macros::activities;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
@@ -19,14 +19,21 @@ pub struct StatusActivities {
 #[activities]
 impl StatusActivities {
     /// Projects the view (if newer than the read model's) and logs the messages it owes; a retry
-    /// changes nothing that was already written.
+    /// changes nothing that was already written. The order's first status change claims its
+    /// placement: if the API gave it up, nothing is written and the answer says so.
     #[activity(definition = RecordStatus)]
     pub async fn record_status(
         self: Arc<Self>,
-        _ctx: ActivityContext,
+        ctx: ActivityContext,
         change: StatusChange,
-    ) -> Result<(), ActivityError> {
+    ) -> Result<RecordOutcome, ActivityError> {
         let mut tx = self.db.begin().await?;
+        let run_id = ctx.info().workflow_run_id.clone().unwrap_or_default();
+        if change.view.seq == 1
+            && !read_model::claim_placement_in(&mut tx, change.view.order_id, &run_id).await?
+        {
+            return Ok(RecordOutcome::Abandoned);
+        }
         read_model::project_in(&mut tx, &change.view).await?;
         notifications::record_in(
             &mut tx,
@@ -36,6 +43,6 @@ impl StatusActivities {
         )
         .await?;
         tx.commit().await?;
-        Ok(())
+        Ok(RecordOutcome::Recorded)
     }
 }

@@ -24,7 +24,18 @@ impl StockActivities {
         input: StockReservation,
     ) -> Result<ReserveOutcome, ActivityError> {
         let mut tx = self.db.begin().await?;
+        crate::lock_order(&mut tx, "stock", input.order_id).await?;
         let order_id = input.order_id.uuid();
+        let released: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM stock.released_orders WHERE order_id = $1)",
+        )
+        .bind(order_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        if released {
+            // A late attempt after the order's stock was given back: it reserves nothing.
+            return Ok(ReserveOutcome::Released);
+        }
         let already: i64 =
             sqlx::query_scalar("SELECT count(*) FROM stock.reservations WHERE order_id = $1")
                 .bind(order_id)
@@ -77,7 +88,8 @@ impl StockActivities {
     }
 
     /// Puts back what the order still holds; marking the reservation released in the same
-    /// transaction makes a second release a no-op.
+    /// transaction makes a second release a no-op, and remembering the order makes a reservation
+    /// attempt that arrives later reserve nothing.
     #[activity(definition = ReleaseStock)]
     pub async fn release_stock(
         self: Arc<Self>,
@@ -85,6 +97,13 @@ impl StockActivities {
         order_id: OrderId,
     ) -> Result<(), ActivityError> {
         let mut tx = self.db.begin().await?;
+        crate::lock_order(&mut tx, "stock", order_id).await?;
+        sqlx::query(
+            "INSERT INTO stock.released_orders (order_id) VALUES ($1) ON CONFLICT DO NOTHING",
+        )
+        .bind(order_id.uuid())
+        .execute(&mut *tx)
+        .await?;
         let released: Vec<(String, i64)> = sqlx::query_as(
             "UPDATE stock.reservations SET released_at = now() \
              WHERE order_id = $1 AND released_at IS NULL \

@@ -3,7 +3,8 @@
 //!
 //! ```text
 //! courier-admin stuck [--older-than-secs N]
-//! courier-admin retry|restart|cancel|terminate ORDER_ID --operator WHO --reason WHY
+//! courier-admin retry|restart|cancel|terminate|compensate ORDER_ID --operator WHO --reason WHY
+//! courier-admin reconciliation [--run --operator WHO --reason WHY]
 //! courier-admin rebuild [--order-id ORDER_ID] --operator WHO --reason WHY
 //! courier-admin audit [--order-id ORDER_ID]
 //! ```
@@ -41,6 +42,18 @@ pub enum Command {
     Cancel(Action),
     /// Terminate the order's workflow (last resort); the order is marked NEEDS_ATTENTION.
     Terminate(Action),
+    /// Undo what a terminated or failed order did (refund, stock, rider, shop board).
+    Compensate(Action),
+    /// Show the last reconciliation of the provider's books with the orders, or run one now.
+    Reconciliation {
+        /// Run a reconciliation now (needs --operator and --reason).
+        #[arg(long, requires_all = ["operator", "reason"])]
+        run: bool,
+        #[arg(long, env = "COURIER_OPERATOR")]
+        operator: Option<String>,
+        #[arg(long)]
+        reason: Option<String>,
+    },
     /// Re-project orders into the read model from their workflows.
     Rebuild {
         #[arg(long)]
@@ -90,11 +103,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<(u16, Value)> {
             }
             request
         }
-        Command::Retry(a) | Command::Restart(a) | Command::Cancel(a) | Command::Terminate(a) => {
+        Command::Retry(a)
+        | Command::Restart(a)
+        | Command::Cancel(a)
+        | Command::Terminate(a)
+        | Command::Compensate(a) => {
             let verb = match &cli.command {
                 Command::Retry(_) => "retry",
                 Command::Restart(_) => "restart",
                 Command::Cancel(_) => "cancel",
+                Command::Compensate(_) => "compensate",
                 _ => "terminate",
             };
             http.post(format!("{base}/admin/orders/{}/{verb}", a.order_id))
@@ -108,6 +126,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<(u16, Value)> {
             http.post(format!("{base}/admin/read-model/rebuild"))
                 .json(&body)
         }
+        Command::Reconciliation {
+            run: true,
+            operator,
+            reason,
+        } => http
+            .post(format!("{base}/admin/reconciliation/run"))
+            .json(&json!({ "operator": operator, "reason": reason })),
+        Command::Reconciliation { .. } => http.get(format!("{base}/admin/reconciliation")),
         Command::Audit { order_id } => {
             let mut request = http.get(format!("{base}/admin/audit"));
             if let Some(id) = order_id {

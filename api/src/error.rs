@@ -62,12 +62,19 @@ impl From<sqlx::Error> for ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let mut error = self.extra;
+impl ApiError {
+    /// The JSON body this error answers with.
+    pub fn body(&self) -> Value {
+        let mut error = self.extra.clone();
         error.insert("code".into(), json!(self.code));
         error.insert("message".into(), json!(self.message));
-        (self.status, Json(json!({ "error": error }))).into_response()
+        json!({ "error": error })
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(self.body())).into_response()
     }
 }
 

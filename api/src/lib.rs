@@ -18,6 +18,7 @@ pub mod catalog;
 pub mod cli;
 pub mod error;
 pub mod metrics;
+pub mod placement;
 pub mod read_model;
 pub mod routes;
 pub mod workflow;
@@ -27,6 +28,7 @@ use std::time::Duration;
 use axum::Router;
 use courier_activities::config::{DEFAULT_DATABASE_URL, env_number, env_or, secret, secret_or};
 use courier_workflows::order::SagaPolicy;
+use courier_workflows::reconciliation_workflow::ReconcilePolicy;
 use sqlx::PgPool;
 use temporalio_client::Client;
 use tower_http::trace::TraceLayer;
@@ -37,8 +39,14 @@ pub struct ApiSettings {
     pub bind: String,
     pub database_url: String,
     pub task_queue: String,
+    /// How long `POST /orders` waits for Temporal to confirm it started the order's workflow.
+    pub start_timeout: Duration,
     /// How long `POST /orders` waits for the payment result before answering `202`.
     pub payment_wait: Duration,
+    /// How long an `Idempotency-Key` is remembered (well inside the namespace's retention).
+    pub idempotency_key_ttl: Duration,
+    /// What a reconciliation run on an operator's demand looks at.
+    pub reconcile: ReconcilePolicy,
     /// Timeouts and retries given to each new order's saga.
     pub saga: SagaPolicy,
     /// The bearer token of operators (`/admin`); none disables the admin endpoints.
@@ -50,13 +58,19 @@ pub struct ApiSettings {
 impl ApiSettings {
     pub fn from_env() -> anyhow::Result<Self> {
         let defaults = SagaPolicy::default();
-        Ok(Self {
+        let settings = Self {
             bind: env_or("COURIER_API_ADDR", "127.0.0.1:8080"),
             database_url: secret_or("DATABASE_URL", DEFAULT_DATABASE_URL)?,
             operator_token: secret("COURIER_OPERATOR_TOKEN")?,
             temporal_ui_url: env_or("TEMPORAL_UI_URL", "http://127.0.0.1:8233"),
             task_queue: env_or("COURIER_TASK_QUEUE", "courier-orders"),
+            start_timeout: Duration::from_secs(env_number("COURIER_START_TIMEOUT_SECS", 5)?),
             payment_wait: Duration::from_secs(env_number("COURIER_PAYMENT_WAIT_SECS", 10)?),
+            idempotency_key_ttl: Duration::from_secs(env_number(
+                "COURIER_IDEMPOTENCY_KEY_TTL_SECS",
+                12 * 3600,
+            )?),
+            reconcile: courier_activities::config::reconcile_policy()?,
             saga: SagaPolicy {
                 activity_timeout_secs: env_number(
                     "COURIER_ACTIVITY_TIMEOUT_SECS",
@@ -90,6 +104,19 @@ impl ApiSettings {
                     "COURIER_COMPENSATION_ATTEMPTS",
                     defaults.compensation_attempts,
                 )?,
+                payout_attempts: env_number("COURIER_PAYOUT_ATTEMPTS", defaults.payout_attempts)?,
+                ready_timeout_secs: env_number(
+                    "COURIER_READY_TIMEOUT_SECS",
+                    defaults.ready_timeout_secs,
+                )?,
+                pickup_timeout_secs: env_number(
+                    "COURIER_PICKUP_TIMEOUT_SECS",
+                    defaults.pickup_timeout_secs,
+                )?,
+                delivery_timeout_secs: env_number(
+                    "COURIER_DELIVERY_TIMEOUT_SECS",
+                    defaults.delivery_timeout_secs,
+                )?,
                 notification_max_retry_interval_secs: env_number(
                     "COURIER_NOTIFICATION_RETRY_MAX_SECS",
                     defaults.notification_max_retry_interval_secs,
@@ -99,7 +126,16 @@ impl ApiSettings {
                     defaults.notification_give_up_after_secs,
                 )?,
             },
-        })
+        };
+        settings
+            .saga
+            .check()
+            .map_err(|problems| anyhow::anyhow!("unsafe saga settings: {problems}"))?;
+        anyhow::ensure!(
+            !settings.idempotency_key_ttl.is_zero(),
+            "COURIER_IDEMPOTENCY_KEY_TTL_SECS must be above 0"
+        );
+        Ok(settings)
     }
 }
 
@@ -133,13 +169,64 @@ pub fn app(state: AppState) -> Router {
         }))
 }
 
-/// Serves the API on `listener` until `shutdown` resolves, finishing requests in flight.
+/// Serves the API on `listener` until `shutdown` resolves, finishing requests in flight; meanwhile
+/// forgets idempotency keys past their time, every few minutes.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state))
+    let sweeper = tokio::spawn(expire_keys_periodically(state.clone()));
+    let served = axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown)
+        .await;
+    sweeper.abort();
+    served
+}
+
+async fn expire_keys_periodically(state: AppState) {
+    let mut every = tokio::time::interval(Duration::from_secs(300));
+    loop {
+        every.tick().await;
+        match placement::expire_keys(&state).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(expired = n, "idempotency keys expired"),
+            Err(err) => tracing::warn!(error = %err, "expiring idempotency keys failed"),
+        }
+    }
+}
+
+/// Refuses an idempotency-key lifetime that is not well inside the namespace's retention: a key
+/// must never outlive the workflow-id protection behind it.
+pub async fn check_key_ttl(temporal: &Client, ttl: Duration) -> anyhow::Result<()> {
+    use temporalio_client::NamespacedClient;
+    use temporalio_client::tonic::IntoRequest;
+    use temporalio_common::protos::temporal::api::workflowservice::v1::DescribeNamespaceRequest;
+    let described = temporal
+        .connection()
+        .workflow_service()
+        .describe_namespace(
+            DescribeNamespaceRequest {
+                namespace: temporal.namespace(),
+                ..Default::default()
+            }
+            .into_request(),
+        )
         .await
+        .map_err(|e| anyhow::anyhow!("describing the Temporal namespace: {}", e.message()))?
+        .into_inner();
+    let retention = described
+        .config
+        .and_then(|c| c.workflow_execution_retention_ttl)
+        .map(|d| Duration::from_secs(d.seconds.max(0) as u64));
+    if let Some(retention) = retention.filter(|r| !r.is_zero()) {
+        anyhow::ensure!(
+            ttl * 2 <= retention,
+            "COURIER_IDEMPOTENCY_KEY_TTL_SECS ({}s) must be at most half the namespace's retention \
+             ({}s), so a key never outlives the workflow-id protection behind it",
+            ttl.as_secs(),
+            retention.as_secs()
+        );
+    }
+    Ok(())
 }

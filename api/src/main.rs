@@ -15,6 +15,7 @@ async fn main() -> anyhow::Result<()> {
         .await
         .context("connecting to Courier's database")?;
     let temporal = courier_activities::config::connect_temporal().await?;
+    courier_api::check_key_ttl(&temporal, settings.idempotency_key_ttl).await?;
     let listener = tokio::net::TcpListener::bind(&settings.bind)
         .await
         .with_context(|| format!("binding {}", settings.bind))?;

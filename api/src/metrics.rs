@@ -148,6 +148,27 @@ async fn read_model_metrics(db: &PgPool, out: &mut String) -> Result<(), sqlx::E
             "courier_notifications{{channel=\"{channel}\",state=\"{state}\"}} {count}"
         );
     }
+    let findings: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT kind, count(*) FILTER (WHERE NOT repaired) FROM operations.reconciliation_findings \
+         WHERE run_id = (SELECT max(run_id) FROM operations.reconciliation_runs) GROUP BY kind",
+    )
+    .fetch_all(db)
+    .await?;
+    let _ = writeln!(
+        out,
+        "# HELP courier_reconciliation_findings Disagreements between the provider's books and the orders left unrepaired by the last reconciliation, by kind.\n# TYPE courier_reconciliation_findings gauge"
+    );
+    for kind in courier_workflows::contracts::FindingKind::ALL {
+        let count = findings
+            .iter()
+            .find(|(k, _)| k == kind.as_str())
+            .map_or(0, |(_, c)| *c);
+        let _ = writeln!(
+            out,
+            "courier_reconciliation_findings{{kind=\"{}\"}} {count}",
+            kind.as_str()
+        );
+    }
     let lag: (Option<f64>, Option<f64>, Option<f64>) = sqlx::query_as(
         "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY lag), \
                 percentile_cont(0.99) WITHIN GROUP (ORDER BY lag), max(lag) \

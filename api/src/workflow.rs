@@ -18,23 +18,30 @@ use temporalio_common::{HasWorkflowDefinition, UpdateDefinition};
 
 use crate::error::ApiError;
 
-/// What placing an order learned within the wait.
+/// What placing an order learned.
 pub enum Placed {
     Settled(PaymentResult),
-    /// The payment is still being tried; the workflow goes on without the caller.
+    /// The workflow runs, but its payment is still being tried after the wait: it goes on without
+    /// the caller.
     Pending,
     /// The order's workflow had already ended (a replayed idempotency key): the read model knows.
     Ended,
+    /// Temporal did not confirm the start in time: whether the order exists is for the placement
+    /// to decide ([`crate::placement::give_up`]).
+    Unconfirmed,
 }
 
-/// Starts the order's workflow and waits (up to `wait`) for its payment result, in one round trip.
-/// The workflow id is derived from the order id, so a repeated call attaches to the same order.
+/// Starts the order's workflow together with its `await_payment` update (one round trip): the
+/// start is bounded by `start_bound` on its own; once the workflow is known to run, the payment
+/// result is awaited up to `wait`. The workflow id is derived from the order id, so a repeated
+/// call attaches to the same order.
 pub async fn place_order(
     client: &Client,
     task_queue: &str,
     request: OrderRequest,
+    start_bound: Duration,
     wait: Duration,
-) -> Result<Placed, ApiError> {
+) -> Placed {
     let workflow_id = request.order_id.workflow_id();
     let options = WorkflowUpdateWithStartOptions::new(
         task_queue.to_owned(),
@@ -43,30 +50,32 @@ pub async fn place_order(
     )
     .id_reuse_policy(WorkflowIdReusePolicy::RejectDuplicate)
     .build();
-    let call = client.execute_update_with_start_workflow(
+    let start = client.start_update_with_start_workflow(
         OrderWorkflow::run,
         request,
         OrderWorkflow::await_payment,
         (),
         options,
     );
-    match tokio::time::timeout(wait, call).await {
-        Err(_elapsed) => Ok(Placed::Pending),
-        Ok(Ok(result)) => Ok(Placed::Settled(result)),
+    let update = match tokio::time::timeout(start_bound, start).await {
+        Err(_elapsed) => return Placed::Unconfirmed,
         Ok(Err(WorkflowUpdateWithStartError::Start(WorkflowStartError::AlreadyStarted {
             ..
-        }))) => Ok(Placed::Ended),
-        Ok(Err(err)) => Err(unavailable(&err)),
+        }))) => return Placed::Ended,
+        Ok(Err(err)) => {
+            tracing::warn!(error = %err, "the order's workflow did not confirm its start");
+            return Placed::Unconfirmed;
+        }
+        Ok(Ok(update)) => update,
+    };
+    match tokio::time::timeout(wait, update.get_result(Default::default())).await {
+        Ok(Ok(result)) => Placed::Settled(result),
+        Ok(Err(err)) => {
+            tracing::warn!(error = %err, "no payment result from a running order");
+            Placed::Pending
+        }
+        Err(_elapsed) => Placed::Pending,
     }
-}
-
-fn unavailable(err: &WorkflowUpdateWithStartError) -> ApiError {
-    tracing::error!(error = %err, "could not start the order's workflow");
-    ApiError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "orders_unavailable",
-        "orders cannot be placed right now; retry shortly",
-    )
 }
 
 /// Sends an action to the order's workflow and returns the new status. A refusal by the workflow's

@@ -308,13 +308,43 @@ async fn list_charges(
         .map_err(internal)
 }
 
+#[derive(Deserialize)]
+struct LedgerPageQuery {
+    reference: Option<String>,
+    /// Entries after this one (`{created_at}|{id}` of the last entry of the previous page).
+    after: Option<String>,
+    limit: Option<i64>,
+}
+
+/// `GET /v1/ledger?reference=` (one order's entries) or `GET /v1/ledger?after=&limit=` (every
+/// entry, a page at a time, oldest first).
 async fn list_ledger(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Query(query): Query<LedgerQuery>,
+    Query(query): Query<LedgerPageQuery>,
 ) -> Result<Json<Value>, Answer> {
     check_key(&state, &headers)?;
-    ledger::entries(&state.db, &query.reference)
+    if let Some(reference) = &query.reference {
+        return ledger::entries(&state.db, reference)
+            .await
+            .map(Json)
+            .map_err(internal);
+    }
+    let after = match query.after.as_deref() {
+        None | Some("") => None,
+        Some(raw) => {
+            let parsed = raw.split_once('|').and_then(|(at, id)| {
+                chrono::DateTime::parse_from_rfc3339(at)
+                    .ok()
+                    .map(|at| (at.with_timezone(&chrono::Utc), id.to_owned()))
+            });
+            Some(parsed.ok_or_else(|| {
+                refuse(400, "parameter_invalid", "after must be {created_at}|{id}")
+            })?)
+        }
+    };
+    let limit = query.limit.unwrap_or(100).clamp(1, 1000);
+    ledger::page(&state.db, after, limit)
         .await
         .map(Json)
         .map_err(internal)

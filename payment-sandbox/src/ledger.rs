@@ -298,6 +298,7 @@ pub struct Entry {
     pub currency: String,
     pub destination: Option<String>,
     pub charge: Option<String>,
+    pub reference: Option<String>,
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
@@ -324,11 +325,34 @@ pub async fn charges(db: &PgPool, reference: &str) -> Result<Value, sqlx::Error>
 /// Every entry booked under a merchant reference, oldest first.
 pub async fn entries(db: &PgPool, reference: &str) -> Result<Value, sqlx::Error> {
     let entries: Vec<Entry> = sqlx::query_as(
-        "SELECT id, kind, status, amount, currency, destination, charge_id AS charge, created_at \
-         FROM ledger WHERE reference = $1 ORDER BY created_at, id",
+        "SELECT id, kind, status, amount, currency, destination, charge_id AS charge, reference, \
+           created_at FROM ledger WHERE reference = $1 ORDER BY created_at, id",
     )
     .bind(reference)
     .fetch_all(db)
     .await?;
     Ok(json!({ "reference": reference, "entries": entries }))
+}
+
+/// A page of every entry booked after `after` (a `(created_at, id)` position, exclusive), oldest
+/// first: how a merchant reconciles its books with the provider's.
+pub async fn page(
+    db: &PgPool,
+    after: Option<(chrono::DateTime<chrono::Utc>, String)>,
+    limit: i64,
+) -> Result<Value, sqlx::Error> {
+    let (at, id) = after.unzip();
+    let entries: Vec<Entry> = sqlx::query_as(
+        "SELECT id, kind, status, amount, currency, destination, charge_id AS charge, reference, \
+           created_at FROM ledger \
+         WHERE $1::timestamptz IS NULL OR (created_at, id) > ($1, $2) \
+         ORDER BY created_at, id LIMIT $3",
+    )
+    .bind(at)
+    .bind(id)
+    .bind(limit)
+    .fetch_all(db)
+    .await?;
+    let has_more = entries.len() as i64 == limit;
+    Ok(json!({ "entries": entries, "has_more": has_more }))
 }

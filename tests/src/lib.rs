@@ -217,6 +217,10 @@ impl Default for TestOptions {
                 dispatch_timeout_secs: 60,
                 payment_deadline_secs: 120,
                 compensation_attempts: 3,
+                payout_attempts: 3,
+                ready_timeout_secs: 120,
+                pickup_timeout_secs: 120,
+                delivery_timeout_secs: 120,
                 notification_max_retry_interval_secs: 1,
                 notification_give_up_after_secs: 120,
             },
@@ -330,6 +334,9 @@ impl TestApp {
             },
             graceful_shutdown: Duration::from_secs(5),
             notifications,
+            // Tests run the reconciliation on demand (`POST /admin/reconciliation/run`).
+            reconcile_every: None,
+            reconcile: test_reconcile_policy(),
         };
         let worker = WorkerHandle::start(worker_settings.clone(), db.clone());
 
@@ -341,7 +348,10 @@ impl TestApp {
                 bind: String::new(),
                 database_url: String::new(),
                 task_queue: task_queue.clone(),
+                start_timeout: Duration::from_secs(5),
                 payment_wait: options.payment_wait,
+                idempotency_key_ttl: Duration::from_secs(3600),
+                reconcile: test_reconcile_policy(),
                 saga: options.saga,
                 operator_token: Some(OPERATOR_TOKEN.to_owned()),
                 temporal_ui_url: "http://127.0.0.1:8233".to_owned(),
@@ -796,6 +806,18 @@ impl TestApp {
             .bind(order_id)
             .fetch_one(&self.db)
             .await?)
+    }
+}
+
+/// Reconciliation in tests: every order that ended counts as settled at once.
+fn test_reconcile_policy() -> courier_workflows::reconciliation_workflow::ReconcilePolicy {
+    courier_workflows::reconciliation_workflow::ReconcilePolicy {
+        scope: courier_workflows::contracts::ReconcileScope {
+            grace_secs: 0,
+            lookback_secs: 3600,
+        },
+        activity_timeout_secs: 10,
+        repair_attempts: 3,
     }
 }
 

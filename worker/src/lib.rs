@@ -21,10 +21,14 @@ use courier_activities::notifications::{NotificationActivities, NotificationChan
 use courier_activities::payment::PaymentActivities;
 use courier_activities::payment_client::{PaymentClient, PaymentProviderConfig};
 use courier_activities::read_model::ReadModelActivities;
+use courier_activities::reconciliation::ReconciliationActivities;
 use courier_activities::shop_board::ShopBoardActivities;
 use courier_activities::status::StatusActivities;
 use courier_activities::stock::StockActivities;
-use courier_workflows::{NotificationWorkflow, OrderWorkflow};
+use courier_workflows::reconciliation_workflow::ReconcilePolicy;
+use courier_workflows::{
+    NotificationWorkflow, OrderCompensationWorkflow, OrderWorkflow, ReconciliationWorkflow,
+};
 use sqlx::PgPool;
 use temporalio_client::Client;
 use temporalio_common::telemetry::TelemetryOptions;
@@ -42,6 +46,9 @@ pub struct WorkerSettings {
     /// How long a shutdown waits for running activities before handing them back.
     pub graceful_shutdown: Duration,
     pub notifications: NotificationSettings,
+    /// How often the reconciliation schedule runs (`None`: the worker creates no schedule).
+    pub reconcile_every: Option<Duration>,
+    pub reconcile: ReconcilePolicy,
 }
 
 /// Where notifications go. With no Twilio credentials (or no SMTP host) that channel is logged as
@@ -138,6 +145,12 @@ impl WorkerSettings {
             },
             graceful_shutdown: Duration::from_secs(env_number("COURIER_WORKER_SHUTDOWN_SECS", 20)?),
             notifications: NotificationSettings::from_env()?,
+            reconcile_every: Some(Duration::from_secs(env_number(
+                "COURIER_RECONCILE_EVERY_SECS",
+                300,
+            )?))
+            .filter(|every| !every.is_zero()),
+            reconcile: courier_activities::config::reconcile_policy()?,
         })
     }
 }
@@ -165,6 +178,12 @@ pub fn worker_options(
     Ok(WorkerOptions::new(settings.task_queue.clone())
         .register_workflow::<OrderWorkflow>()?
         .register_workflow::<NotificationWorkflow>()?
+        .register_workflow::<OrderCompensationWorkflow>()?
+        .register_workflow::<ReconciliationWorkflow>()?
+        .register_activities(ReconciliationActivities {
+            db: db.clone(),
+            provider: provider.clone(),
+        })
         .register_activities(StockActivities { db: db.clone() })
         .register_activities(PaymentActivities {
             provider: provider.clone(),
@@ -209,6 +228,9 @@ pub async fn run_worker(
         .build()
         .map_err(|e| anyhow::anyhow!("runtime options: {e}"))?;
     let runtime = Runtime::from_current_tokio(options)?;
+    if let Some(every) = settings.reconcile_every {
+        ensure_reconciliation_schedule(&client, &settings, every).await?;
+    }
     let channels = settings.notifications.channels()?;
     let outbox = Dispatcher {
         sender: Arc::new(NotificationActivities {
@@ -243,4 +265,51 @@ pub async fn run_worker(
     result?;
     tracing::info!("worker stopped");
     Ok(())
+}
+
+/// The id of the reconciliation schedule of a task queue.
+pub fn reconciliation_schedule_id(task_queue: &str) -> String {
+    format!("reconcile-{task_queue}")
+}
+
+/// Creates the schedule that runs the reconciliation every `every`, unless it exists (every worker
+/// of the task queue asks; the first creates it). Overlapping runs are skipped.
+async fn ensure_reconciliation_schedule(
+    client: &Client,
+    settings: &WorkerSettings,
+    every: Duration,
+) -> anyhow::Result<()> {
+    use temporalio_client::schedules::{
+        CreateScheduleOptions, ScheduleAction, ScheduleError, ScheduleOverlapPolicy, ScheduleSpec,
+    };
+    let id = reconciliation_schedule_id(&settings.task_queue);
+    let created = client
+        .create_schedule(
+            id.clone(),
+            CreateScheduleOptions::builder()
+                .action(ScheduleAction::start_workflow(
+                    ReconciliationWorkflow::run,
+                    settings.reconcile.clone(),
+                    settings.task_queue.clone(),
+                    id.clone(),
+                ))
+                .spec(ScheduleSpec::from_interval(every))
+                .overlap_policy(ScheduleOverlapPolicy::Skip)
+                .build(),
+        )
+        .await;
+    match created {
+        Ok(_) => {
+            tracing::info!(schedule = %id, every = ?every, "reconciliation scheduled");
+            Ok(())
+        }
+        Err(ScheduleError::Rpc(status))
+            if status.code() == temporalio_client::tonic::Code::AlreadyExists =>
+        {
+            Ok(())
+        }
+        Err(err) => Err(anyhow::anyhow!(
+            "creating the reconciliation schedule: {err}"
+        )),
+    }
 }

@@ -12,6 +12,8 @@ use crate::order::{OrderLine, OrderStatus, OrderView, Rider};
 pub const PAYMENT_DECLINED: &str = "PaymentDeclined";
 /// Failure type of "no rider free right now": retried with backoff.
 pub const NO_RIDER_AVAILABLE: &str = "NoRiderAvailable";
+/// Failure type of a step that arrives after its undo (a late attempt): it does nothing.
+pub const ORDER_RELEASED: &str = "OrderReleased";
 /// Failure type of a notification the provider refused for good (invalid number, 4xx): recorded,
 /// not retried.
 pub const NOTIFICATION_REJECTED: &str = "NotificationRejected";
@@ -82,8 +84,9 @@ activity_contract!(
 activity_contract!(
     /// Makes one status change known, in one transaction: the order's view into the read model (if
     /// newer than what is there) and the SMS and emails it owes into the notification outbox, which
-    /// the worker's dispatcher sends. Run as a local activity.
-    RecordStatus, "record_status", StatusChange => ()
+    /// the worker's dispatcher sends. The first change of an order also claims its placement,
+    /// unless the API gave it up. Run as a local activity.
+    RecordStatus, "record_status", StatusChange => RecordOutcome
 );
 activity_contract!(
     /// Records the SMS and email that announce a status change to the customer (and, for new and
@@ -103,6 +106,77 @@ activity_contract!(
     SendEmail, "send_email", NotificationKey => DeliveryOutcome
 );
 
+activity_contract!(
+    /// Compares the payment provider's ledger with Courier's orders and answers what disagrees.
+    FindDiscrepancies, "find_discrepancies", ReconcileScope => Vec<Finding>
+);
+activity_contract!(
+    /// Stores one reconciliation run and its findings (what `/admin/reconciliation` shows).
+    RecordReconciliation, "record_reconciliation", Vec<Finding> => i64
+);
+
+/// Which part of the books a reconciliation looks at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReconcileScope {
+    /// Orders that ended (or charges made) less than this long ago are left alone: their saga may
+    /// still be settling them.
+    pub grace_secs: u64,
+    /// How far back the provider's ledger is read.
+    pub lookback_secs: u64,
+}
+
+/// One disagreement between the provider's books and Courier's orders.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finding {
+    pub order_id: OrderId,
+    pub kind: FindingKind,
+    /// What was found, in minor units where it is money.
+    pub amount_minor: i64,
+    pub detail: String,
+    /// A refund owed was made by this run.
+    pub repaired: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FindingKind {
+    /// Charged, and the order ended without a delivery and without a full refund: a refund is owed.
+    ChargeNotRefunded,
+    /// Charged for an order Courier has no record of (a placement given up): a refund is owed.
+    ChargeWithoutOrder,
+    /// More refunded than charged.
+    RefundWithoutCharge,
+    /// The rider's fee paid more than once.
+    DuplicatePayout,
+    /// Delivered, and the provider has no charge for it.
+    DeliveredWithoutCharge,
+}
+
+impl FindingKind {
+    pub const ALL: [FindingKind; 5] = [
+        Self::ChargeNotRefunded,
+        Self::ChargeWithoutOrder,
+        Self::RefundWithoutCharge,
+        Self::DuplicatePayout,
+        Self::DeliveredWithoutCharge,
+    ];
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::ChargeNotRefunded => "charge_not_refunded",
+            Self::ChargeWithoutOrder => "charge_without_order",
+            Self::RefundWithoutCharge => "refund_without_charge",
+            Self::DuplicatePayout => "duplicate_payout",
+            Self::DeliveredWithoutCharge => "delivered_without_charge",
+        }
+    }
+
+    /// Whether reconciliation repairs it by itself: a refund owed, through `refund_payment`.
+    pub fn owes_refund(&self) -> bool {
+        matches!(self, Self::ChargeNotRefunded | Self::ChargeWithoutOrder)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StockReservation {
     pub order_id: OrderId,
@@ -119,6 +193,8 @@ pub enum ReserveOutcome {
         name: String,
         available: i64,
     },
+    /// The order's stock was already given back (a late attempt): nothing was reserved.
+    Released,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -196,6 +272,15 @@ pub struct StatusChange {
     pub view: OrderView,
     pub notification: NotificationRequest,
     pub delivery: NotificationPolicy,
+}
+
+/// Whether a status change was recorded; only an order's first can find its placement abandoned
+/// (the API answered `503` before the workflow ran), and then nothing was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordOutcome {
+    Recorded,
+    Abandoned,
 }
 
 /// The notifications of one status change, and how hard to try sending them.

@@ -9,13 +9,20 @@
 //! - [`order`]: the order's request, statuses, view and the actions shops and riders send.
 //! - [`contracts`]: the activities' names, inputs and outputs.
 //! - [`order_workflow`]: the saga itself.
-//! - [`notification_workflow`]: sends the SMS and emails of one status change, apart from the saga.
+//! - [`compensation_workflow`]: undoes a terminated or failed order on an operator's demand.
+//! - [`reconciliation_workflow`]: the provider's books against the orders; refunds what is owed.
+//! - [`notification_workflow`]: sent the SMS and emails of one status change for orders placed
+//!   before the outbox (kept for those still running).
 
+pub mod compensation_workflow;
 pub mod contracts;
 pub mod domain;
 pub mod notification_workflow;
 pub mod order;
 pub mod order_workflow;
+pub mod reconciliation_workflow;
 
+pub use compensation_workflow::OrderCompensationWorkflow;
 pub use notification_workflow::NotificationWorkflow;
 pub use order_workflow::OrderWorkflow;
+pub use reconciliation_workflow::ReconciliationWorkflow;

@@ -18,7 +18,10 @@ use crate::domain::{
 /// `REJECTED` ends one the shop turned down or let time out, or no rider could take (refunded,
 /// stock released); `CANCELLING` → `CANCELLED` is a customer's cancellation being compensated;
 /// `PAYMENT_FAILED` ends an order whose payment stayed impossible past its deadline;
-/// `NEEDS_ATTENTION` is a compensation that failed after its retries and waits for an operator.
+/// `COMPENSATING` is the saga undoing what it did for any other reason than a cancellation (the
+/// shop's rejection or timeout, no rider, a declined or failed payment, a missed deadline);
+/// `NEEDS_ATTENTION` is a step that failed after its retries (or a delivery overdue) and waits for
+/// an operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum OrderStatus {
@@ -36,10 +39,11 @@ pub enum OrderStatus {
     Cancelled,
     PaymentFailed,
     NeedsAttention,
+    Compensating,
 }
 
 impl OrderStatus {
-    pub const ALL: [OrderStatus; 14] = [
+    pub const ALL: [OrderStatus; 15] = [
         Self::PaymentPending,
         Self::Paid,
         Self::PaymentDeclined,
@@ -54,6 +58,7 @@ impl OrderStatus {
         Self::Cancelled,
         Self::PaymentFailed,
         Self::NeedsAttention,
+        Self::Compensating,
     ];
 
     pub fn as_str(&self) -> &'static str {
@@ -72,6 +77,7 @@ impl OrderStatus {
             Self::Cancelled => "CANCELLED",
             Self::PaymentFailed => "PAYMENT_FAILED",
             Self::NeedsAttention => "NEEDS_ATTENTION",
+            Self::Compensating => "COMPENSATING",
         }
     }
 
@@ -83,7 +89,11 @@ impl OrderStatus {
     pub fn is_on_shop_board(&self) -> bool {
         !matches!(
             self,
-            Self::PaymentPending | Self::PaymentDeclined | Self::OutOfStock | Self::PaymentFailed
+            Self::PaymentPending
+                | Self::PaymentDeclined
+                | Self::OutOfStock
+                | Self::PaymentFailed
+                | Self::Compensating
         )
     }
 
@@ -135,6 +145,18 @@ pub struct SagaPolicy {
     pub payment_deadline_secs: u64,
     /// Attempts of one compensation step before the order goes to `NEEDS_ATTENTION`.
     pub compensation_attempts: u32,
+    /// Attempts at paying the rider's fee before the order goes to `NEEDS_ATTENTION`.
+    #[serde(default = "default_payout_attempts")]
+    pub payout_attempts: u32,
+    /// How long the shop has to have an accepted order ready before it is rejected (`not_ready`).
+    #[serde(default = "default_ready_timeout_secs")]
+    pub ready_timeout_secs: u64,
+    /// How long a ready order may wait for its rider before it is rejected (`not_picked_up`).
+    #[serde(default = "default_pickup_timeout_secs")]
+    pub pickup_timeout_secs: u64,
+    /// How long a picked-up order may take to be delivered before an operator is asked to look.
+    #[serde(default = "default_delivery_timeout_secs")]
+    pub delivery_timeout_secs: u64,
     /// Longest wait between two attempts to send a notification.
     #[serde(default = "default_notification_retry_secs")]
     pub notification_max_retry_interval_secs: u64,
@@ -143,12 +165,77 @@ pub struct SagaPolicy {
     pub notification_give_up_after_secs: u64,
 }
 
+fn default_payout_attempts() -> u32 {
+    10
+}
+
+fn default_ready_timeout_secs() -> u64 {
+    3_600
+}
+
+fn default_pickup_timeout_secs() -> u64 {
+    3_600
+}
+
+fn default_delivery_timeout_secs() -> u64 {
+    7_200
+}
+
 fn default_notification_retry_secs() -> u64 {
     300
 }
 
 fn default_notification_give_up_secs() -> u64 {
     86_400
+}
+
+impl SagaPolicy {
+    /// Refuses settings under which the saga could not keep its promises: a rider paid nothing, a
+    /// compensation or payout never attempted, a deadline of zero.
+    pub fn check(&self) -> Result<(), String> {
+        let mut problems = Vec::new();
+        if self.delivery_fee_minor <= 0 {
+            problems
+                .push("the delivery fee (COURIER_DELIVERY_FEE_MINOR) must be above 0".to_owned());
+        }
+        for (name, value) in [
+            ("COURIER_COMPENSATION_ATTEMPTS", self.compensation_attempts),
+            ("COURIER_PAYOUT_ATTEMPTS", self.payout_attempts),
+        ] {
+            if value == 0 {
+                problems.push(format!("{name} must be at least 1"));
+            }
+        }
+        for (name, value) in [
+            ("COURIER_ACTIVITY_TIMEOUT_SECS", self.activity_timeout_secs),
+            ("COURIER_RETRY_MAX_SECS", self.max_retry_interval_secs),
+            (
+                "COURIER_SHOP_ACCEPT_TIMEOUT_SECS",
+                self.shop_accept_timeout_secs,
+            ),
+            ("COURIER_DISPATCH_TIMEOUT_SECS", self.dispatch_timeout_secs),
+            ("COURIER_PAYMENT_DEADLINE_SECS", self.payment_deadline_secs),
+            ("COURIER_READY_TIMEOUT_SECS", self.ready_timeout_secs),
+            ("COURIER_PICKUP_TIMEOUT_SECS", self.pickup_timeout_secs),
+            ("COURIER_DELIVERY_TIMEOUT_SECS", self.delivery_timeout_secs),
+            (
+                "COURIER_NOTIFICATION_GIVE_UP_SECS",
+                self.notification_give_up_after_secs,
+            ),
+        ] {
+            if value == 0 {
+                problems.push(format!("{name} must be above 0"));
+            }
+        }
+        if self.initial_retry_interval_ms == 0 {
+            problems.push("COURIER_RETRY_INITIAL_MS must be above 0".to_owned());
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems.join("; "))
+        }
+    }
 }
 
 impl Default for SagaPolicy {
@@ -162,6 +249,10 @@ impl Default for SagaPolicy {
             dispatch_timeout_secs: 900,
             payment_deadline_secs: 3_600,
             compensation_attempts: 10,
+            payout_attempts: default_payout_attempts(),
+            ready_timeout_secs: default_ready_timeout_secs(),
+            pickup_timeout_secs: default_pickup_timeout_secs(),
+            delivery_timeout_secs: default_delivery_timeout_secs(),
             notification_max_retry_interval_secs: default_notification_retry_secs(),
             notification_give_up_after_secs: default_notification_give_up_secs(),
         }
@@ -376,6 +467,25 @@ mod tests {
             assert_eq!(json, format!("\"{}\"", status.as_str()));
         }
         assert_eq!(OrderStatus::parse("SHIPPED"), None);
+    }
+
+    #[test]
+    fn unsafe_saga_settings_are_refused_with_every_problem_named() {
+        assert_eq!(SagaPolicy::default().check(), Ok(()));
+        let unsafe_policy = SagaPolicy {
+            delivery_fee_minor: 0,
+            compensation_attempts: 0,
+            ..SagaPolicy::default()
+        };
+        let problems = unsafe_policy.check().unwrap_err();
+        assert!(
+            problems.contains("COURIER_DELIVERY_FEE_MINOR"),
+            "{problems}"
+        );
+        assert!(
+            problems.contains("COURIER_COMPENSATION_ATTEMPTS"),
+            "{problems}"
+        );
     }
 
     #[test]

@@ -22,6 +22,7 @@ use courier_workflows::contracts::{
     DeliveryOutcome, NOTIFICATION_REJECTED, NotificationBatch, NotificationKey, NotificationPolicy,
     NotificationRequest, PendingNotifications, RecordNotifications, SendEmail, SendSms,
 };
+use courier_workflows::order::OrderStatus;
 use sqlx::{PgConnection, PgPool};
 use temporalio_macros::activities;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
@@ -151,6 +152,11 @@ pub async fn record_in(
     n: &NotificationRequest,
     delivery: Option<&NotificationPolicy>,
 ) -> Result<(), sqlx::Error> {
+    // Undoing an order that cannot go ahead is announced by its outcome (declined, out of stock,
+    // rejected), one message rather than two.
+    if n.status == OrderStatus::Compensating {
+        return Ok(());
+    }
     let language = n
         .language
         .clone()

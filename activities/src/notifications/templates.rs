@@ -201,6 +201,14 @@ fn lines(facts: &Facts, korean: bool, audience: Audience) -> (String, String) {
             format!("Your order from {shop} needs a hand from our team."),
             "We are on it and will update you soon.".into(),
         ),
+        (OrderStatus::Compensating, true) => (
+            format!("{shop} 주문을 진행할 수 없어 정리하고 있습니다 ({why})."),
+            "결제된 금액은 전액 환불됩니다.".into(),
+        ),
+        (OrderStatus::Compensating, false) => (
+            format!("Your order from {shop} cannot go ahead ({why}); we are undoing it."),
+            "Anything you paid is refunded in full.".into(),
+        ),
     };
     (what, next)
 }
@@ -221,6 +229,7 @@ fn title(status: OrderStatus, korean: bool) -> &'static str {
         (OrderStatus::Cancelling, true) => "취소 중",
         (OrderStatus::Cancelled, true) => "주문 취소",
         (OrderStatus::NeedsAttention, true) => "확인 필요",
+        (OrderStatus::Compensating, true) => "주문 정리 중",
         (OrderStatus::PaymentPending, false) => "Confirming payment",
         (OrderStatus::Paid, false) => "Paid",
         (OrderStatus::PaymentDeclined, false) => "Card declined",
@@ -235,6 +244,7 @@ fn title(status: OrderStatus, korean: bool) -> &'static str {
         (OrderStatus::Cancelling, false) => "Cancelling",
         (OrderStatus::Cancelled, false) => "Cancelled",
         (OrderStatus::NeedsAttention, false) => "Needs attention",
+        (OrderStatus::Compensating, false) => "Undoing",
     }
 }
 

@@ -5,20 +5,24 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use courier_workflows::OrderCompensationWorkflow;
 use courier_workflows::OrderWorkflow;
+use courier_workflows::compensation_workflow::{CompensationOrder, CompensationReport};
 use courier_workflows::domain::OrderId;
-use courier_workflows::order::{Cancellation, OrderStatus};
+use courier_workflows::order::{Cancellation, OrderRequest, OrderStatus};
 use serde_json::{Value, json};
+use temporalio_client::errors::WorkflowStartError;
 use temporalio_client::tonic::IntoRequest;
 use temporalio_client::{
-    NamespacedClient, WorkflowCancelOptions, WorkflowFetchHistoryOptions, WorkflowSignalOptions,
-    WorkflowTerminateOptions,
+    NamespacedClient, WorkflowCancelOptions, WorkflowFetchHistoryOptions, WorkflowGetResultOptions,
+    WorkflowSignalOptions, WorkflowStartOptions, WorkflowTerminateOptions,
 };
 use temporalio_common::protos::temporal::api::common::v1::WorkflowExecution;
 use temporalio_common::protos::temporal::api::enums::v1::{EventType, WorkflowExecutionStatus};
+use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
 use temporalio_common::protos::temporal::api::workflowservice::v1::ResetWorkflowExecutionRequest;
 
-use super::audit::audited;
+use super::audit::{audited, audited_with_outcome};
 use super::{Intent, intent};
 use crate::AppState;
 use crate::body::JsonBody;
@@ -227,4 +231,139 @@ pub async fn terminate(
         .await?
         .ok_or_else(ApiError::order_not_found)?;
     Ok(Json(order).into_response())
+}
+
+/// `POST /admin/orders/{id}/compensate`: for an order whose workflow was terminated or failed (it
+/// can no longer undo anything itself), runs every undo step of the saga with the same idempotent
+/// activities, in a workflow of its own, and answers what each step did. If all succeeded the order
+/// ends `CANCELLED` (the customer is told); otherwise it stays `NEEDS_ATTENTION`, the audit entry
+/// is `partial`, and the action can be repeated.
+pub async fn compensate(
+    State(state): State<AppState>,
+    Path(raw): Path<String>,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Response> {
+    let (order_id, _order, intent) = prepare(&state, &raw, &body).await?;
+    let reason = format!(
+        "compensated by operator {}: {}",
+        intent.operator, intent.reason
+    );
+    let (audit_id, report) = audited_with_outcome(
+        &state,
+        &intent,
+        "compensate",
+        Some(order_id.uuid()),
+        async {
+            let status = execution_status(&state.temporal, order_id)
+                .await
+                .map_err(|e| temporal_error("describing a workflow", e))?;
+            match status {
+                Some(
+                    WorkflowExecutionStatus::Terminated
+                    | WorkflowExecutionStatus::Failed
+                    | WorkflowExecutionStatus::TimedOut,
+                ) => {}
+                Some(WorkflowExecutionStatus::Running) => {
+                    return Err(conflict(
+                        "the order's workflow runs and compensates by itself: cancel it instead",
+                    ));
+                }
+                Some(other) => {
+                    return Err(conflict(format!(
+                        "the order's workflow ended {}; there is nothing to compensate",
+                        other.as_str_name()
+                    )));
+                }
+                None => return Err(conflict("the order has no workflow in Temporal")),
+            }
+            let request = placed_request(&state, order_id).await?;
+            let view = courier_activities::read_model::view(&state.db, order_id.uuid())
+                .await?
+                .ok_or_else(ApiError::order_not_found)?;
+            let order = CompensationOrder {
+                request,
+                view,
+                reason: reason.clone(),
+            };
+            // One compensation of an order at a time: a second operator's start while one runs
+            // is refused (the id is taken); once it has closed, the action can be repeated.
+            let workflow_id = format!("compensate-{order_id}");
+            let handle = state
+                .temporal
+                .start_workflow(
+                    OrderCompensationWorkflow::run,
+                    order,
+                    WorkflowStartOptions::new(state.settings.task_queue.clone(), workflow_id)
+                        .build(),
+                )
+                .await
+                .map_err(|e| match e {
+                    WorkflowStartError::AlreadyStarted { .. } => {
+                        conflict("another compensation of this order is running")
+                    }
+                    e => temporal_error("starting the compensation", e),
+                })?;
+            let report: CompensationReport = tokio::time::timeout(
+                COMPENSATION_WAIT,
+                handle.get_result(WorkflowGetResultOptions::default()),
+            )
+            .await
+            .map_err(|_| {
+                ApiError::new(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    "compensation_running",
+                    "the compensation is still running; see the audit trail and the order",
+                )
+            })?
+            .map_err(|e| temporal_error("compensating", e))?;
+            let outcome = if report.status == OrderStatus::Cancelled {
+                "ok"
+            } else {
+                "partial"
+            };
+            let detail = json!({ "steps": report.steps, "status": report.status });
+            Ok((report, detail, outcome))
+        },
+    )
+    .await?;
+    let code = if report.status == OrderStatus::Cancelled {
+        StatusCode::OK
+    } else {
+        StatusCode::MULTI_STATUS
+    };
+    Ok((
+        code,
+        Json(json!({
+            "order_id": order_id,
+            "action": "compensate",
+            "audit_id": audit_id,
+            "status": report.status,
+            "steps": report.steps,
+        })),
+    )
+        .into_response())
+}
+
+/// How long `compensate` waits for its workflow.
+const COMPENSATION_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// The order as it was placed: the input its workflow was started with, from its history.
+async fn placed_request(state: &AppState, order_id: OrderId) -> ApiResult<OrderRequest> {
+    let events = order_handle(&state.temporal, order_id)
+        .fetch_history(WorkflowFetchHistoryOptions::default())
+        .into_events()
+        .await
+        .map_err(|e| temporal_error("reading the workflow's history", e))?;
+    let payload = events
+        .iter()
+        .find_map(|e| match &e.attributes {
+            Some(Attributes::WorkflowExecutionStartedEventAttributes(started)) => started
+                .input
+                .as_ref()
+                .and_then(|input| input.payloads.first().cloned()),
+            _ => None,
+        })
+        .ok_or_else(|| ApiError::internal("compensating", "the workflow has no input"))?;
+    serde_json::from_slice(&payload.data)
+        .map_err(|e| ApiError::internal("reading the order's workflow input", e))
 }

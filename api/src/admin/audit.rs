@@ -58,11 +58,28 @@ pub async fn audited<T, F>(
 where
     F: std::future::Future<Output = ApiResult<(T, Value)>>,
 {
+    audited_with_outcome(state, intent, action, order_id, async {
+        run.await.map(|(value, detail)| (value, detail, "ok"))
+    })
+    .await
+}
+
+/// [`audited`] for an action that can succeed in part: it names its own outcome (`ok`, `partial`).
+pub async fn audited_with_outcome<T, F>(
+    state: &AppState,
+    intent: &Intent,
+    action: &str,
+    order_id: Option<Uuid>,
+    run: F,
+) -> ApiResult<(i64, T)>
+where
+    F: std::future::Future<Output = ApiResult<(T, Value, &'static str)>>,
+{
     let audit_id = start(&state.db, intent, action, order_id).await?;
     tracing::warn!(audit_id, operator = %intent.operator, action, order_id = ?order_id, reason = %intent.reason, "operator action");
     match run.await {
-        Ok((value, detail)) => {
-            finish(&state.db, audit_id, "ok", detail).await?;
+        Ok((value, detail, outcome)) => {
+            finish(&state.db, audit_id, outcome, detail).await?;
             Ok((audit_id, value))
         }
         Err(err) => {

@@ -1,10 +1,12 @@
 //! Operator endpoints under `/admin`, behind a bearer token (`COURIER_OPERATOR_TOKEN`): find stuck
-//! orders, retry, restart, cancel or terminate them, rebuild the read model, read the audit trail.
+//! orders, retry, restart, cancel, terminate or compensate them, rebuild the read model, reconcile
+//! the provider's books with the orders, read the audit trail.
 //! Every action is audited (who, what, when, why, outcome) before and after it runs.
 
 mod actions;
 mod audit;
 mod rebuild;
+mod reconciliation;
 mod stuck;
 
 use axum::Router;
@@ -29,6 +31,12 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/admin/orders/{order_id}/terminate",
             post(actions::terminate),
         )
+        .route(
+            "/admin/orders/{order_id}/compensate",
+            post(actions::compensate),
+        )
+        .route("/admin/reconciliation", get(reconciliation::latest))
+        .route("/admin/reconciliation/run", post(reconciliation::run))
         .route("/admin/read-model/rebuild", post(rebuild::rebuild))
         .route("/admin/audit", get(audit::list))
         .route_layer(middleware::from_fn_with_state(state, require_operator))

@@ -16,12 +16,12 @@ use courier_workflows::order::{
     Cancellation, Language, OrderLine, OrderRequest, OrderStatus, PaymentResult,
 };
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
 use crate::AppState;
 use crate::body::{JsonBody, object, optional_str, required_str};
 use crate::catalog;
 use crate::error::{ApiError, ApiResult};
+use crate::placement::{self, Claimed, Verdict};
 use crate::read_model;
 use crate::workflow::{Placed, act, place_order};
 use courier_workflows::order::RefusalCode;
@@ -169,73 +169,73 @@ fn location(order_id: OrderId) -> [(header::HeaderName, String); 1] {
     [(header::LOCATION, format!("/orders/{order_id}"))]
 }
 
-/// The order id an `Idempotency-Key` stands for: the one it created first, or a new one. The same
-/// key with another body is refused. Concurrent first uses of a key serialise on its row.
-async fn idempotent_order_id(
-    state: &AppState,
-    headers: &HeaderMap,
-    body: &Value,
-) -> ApiResult<OrderId> {
-    let Some(key) = headers.get("idempotency-key") else {
-        return Ok(OrderId::new(uuid::Uuid::new_v4()));
-    };
-    let key = key
-        .to_str()
-        .ok()
-        .filter(|k| (1..=255).contains(&k.len()))
-        .ok_or_else(|| {
-            ApiError::invalid(
-                "Idempotency-Key",
-                "the Idempotency-Key header must be 1 to 255 visible characters",
-            )
-        })?;
-    // serde_json orders object keys, so the same JSON hashes the same however it was written.
-    let hash = hex::encode(Sha256::digest(body.to_string().as_bytes()));
-    let fresh = uuid::Uuid::new_v4();
-    let (stored_hash, order_id): (String, uuid::Uuid) = sqlx::query_as(
-        "WITH claimed AS ( \
-           INSERT INTO orders.idempotency_keys (key, request_hash, order_id) VALUES ($1, $2, $3) \
-           ON CONFLICT (key) DO NOTHING RETURNING request_hash, order_id) \
-         SELECT request_hash, order_id FROM claimed \
-         UNION ALL SELECT request_hash, order_id FROM orders.idempotency_keys WHERE key = $1 \
-         LIMIT 1",
-    )
-    .bind(key)
-    .bind(&hash)
-    .bind(fresh)
-    .fetch_one(&state.db)
-    .await?;
-    if stored_hash != hash {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "idempotency_key_reused",
-            "this Idempotency-Key was used with a different request",
-        )
-        .with("field", "Idempotency-Key"));
-    }
-    Ok(OrderId::new(order_id))
-}
-
 pub async fn place(
     State(state): State<AppState>,
     headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
     let order = parse(&body)?;
-    let order_id = idempotent_order_id(&state, &headers, &body).await?;
+    let (order_id, key) = match placement::claim_key(&state, &headers, &body).await? {
+        Claimed::Replay { status, body } => {
+            return Ok((status, replayed_location(&body), Json(body)).into_response());
+        }
+        Claimed::New { order_id, key } => (order_id, key),
+    };
     let request = price(&state, order_id, order).await?;
     tracing::info!(%order_id, workflow_id = %order_id.workflow_id(), "placing order");
+    placement::begin(&state, order_id).await?;
     let placed = place_order(
         &state.temporal,
         &state.settings.task_queue,
         request,
+        state.settings.start_timeout,
         state.settings.payment_wait,
     )
-    .await?;
+    .await;
     let settled = match placed {
         Placed::Settled(result) => result,
         Placed::Pending => return pending(order_id),
         Placed::Ended => ended_outcome(&state, order_id).await?,
+        Placed::Unconfirmed => match placement::give_up(&state, order_id).await? {
+            Verdict::Started => return pending(order_id),
+            Verdict::Abandoned => {
+                if let Some(key) = &key {
+                    placement::forget_key(&state, key, order_id).await?;
+                }
+                return Err(ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "orders_unavailable",
+                    "orders cannot be placed right now; nothing was charged; retry shortly",
+                ));
+            }
+        },
+    };
+    let (status, answer) = settled_answer(&state, order_id, settled).await?;
+    if let Some(key) = &key {
+        placement::store_answer(&state, key, status, &answer).await?;
+    }
+    let location = (status == StatusCode::CREATED).then(|| location(order_id));
+    Ok((status, location, Json(answer)).into_response())
+}
+
+/// A replayed `201` carries the order's `Location` again.
+fn replayed_location(body: &Value) -> Option<[(header::HeaderName, String); 1]> {
+    body.get("status")
+        .and(body.get("order_id"))
+        .and_then(Value::as_str)
+        .map(|id| [(header::LOCATION, format!("/orders/{id}"))])
+}
+
+/// The answer to a placement whose payment settled: the order (`201`), or the error that ended it.
+async fn settled_answer(
+    state: &AppState,
+    order_id: OrderId,
+    settled: PaymentResult,
+) -> ApiResult<(StatusCode, Value)> {
+    let refused = |err: ApiError| -> ApiResult<(StatusCode, Value)> {
+        let status = err.status;
+        let body = serde_json::to_value(err.body()).map_err(|e| ApiError::internal("answer", e))?;
+        Ok((status, body))
     };
     match settled {
         PaymentResult::Paid => {
@@ -244,28 +244,34 @@ pub async fn place(
                 .ok_or_else(|| {
                     ApiError::internal("placing order", "paid order missing from the read model")
                 })?;
-            Ok((StatusCode::CREATED, location(order_id), Json(details)).into_response())
+            let body =
+                serde_json::to_value(details).map_err(|e| ApiError::internal("answer", e))?;
+            Ok((StatusCode::CREATED, body))
         }
-        PaymentResult::Declined { reason } => Err(ApiError::new(
-            StatusCode::PAYMENT_REQUIRED,
-            "payment_declined",
-            format!("the card was declined: {reason}"),
-        )
-        .with("order_id", order_id.to_string())),
-        PaymentResult::OutOfStock { menu_item_id, name } => Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "out_of_stock",
-            format!("{name} is out of stock; nothing was charged"),
-        )
-        .with("order_id", order_id.to_string())
-        .with("menu_item_id", menu_item_id.as_str())),
+        PaymentResult::Declined { reason } => refused(
+            ApiError::new(
+                StatusCode::PAYMENT_REQUIRED,
+                "payment_declined",
+                format!("the card was declined: {reason}"),
+            )
+            .with("order_id", order_id.to_string()),
+        ),
+        PaymentResult::OutOfStock { menu_item_id, name } => refused(
+            ApiError::new(
+                StatusCode::CONFLICT,
+                "out_of_stock",
+                format!("{name} is out of stock; nothing was charged"),
+            )
+            .with("order_id", order_id.to_string())
+            .with("menu_item_id", menu_item_id.as_str()),
+        ),
         PaymentResult::Ended { status, reason } => {
             let (http, code) = match status {
                 OrderStatus::PaymentFailed => (StatusCode::PAYMENT_REQUIRED, "payment_failed"),
                 OrderStatus::Cancelled => (StatusCode::CONFLICT, "order_cancelled"),
                 _ => (StatusCode::CONFLICT, "order_ended"),
             };
-            Err(
+            refused(
                 ApiError::new(http, code, format!("the order ended {status}: {reason}"))
                     .with("order_id", order_id.to_string()),
             )

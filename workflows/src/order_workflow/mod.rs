@@ -12,6 +12,7 @@
 //! goes through [`record_status`]: it bumps the view's sequence number, upserts the search
 //! attributes, projects the view into the read model and records the customer's notifications.
 
+mod compensation;
 mod forward;
 mod legacy;
 mod options;
@@ -40,6 +41,8 @@ pub const SHOP_ID: SearchAttributeKey<String> = SearchAttributeKey::keyword("Sho
 pub const REASON_SHOP_TIMEOUT: &str = "shop_timeout";
 pub const REASON_NO_RIDER: &str = "no_rider";
 pub const REASON_WORKFLOW_CANCELLED: &str = "cancelled in Temporal";
+pub const REASON_NOT_READY: &str = "not_ready";
+pub const REASON_NOT_PICKED_UP: &str = "not_picked_up";
 
 type Refused = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 type UpdateResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
@@ -84,8 +87,14 @@ pub struct OrderWorkflow {
     ready: bool,
     picked_up: bool,
     delivered: bool,
-    /// Bumped by the operator's `retry` signal; a parked compensation step waits for it.
+    /// Bumped by the operator's `retry` signal; a parked step waits for it.
     retries_requested: u32,
+    /// The saga is undoing what it did: shop and rider actions are refused from here on.
+    unwinding: bool,
+    /// Workflow times the delivery deadlines count from.
+    accepted_at: Option<DateTime<Utc>>,
+    ready_at: Option<DateTime<Utc>>,
+    picked_up_at: Option<DateTime<Utc>>,
     /// The order runs the saga of [`SAGA_V2_PATCH`] (every order placed since); older ones replay
     /// the [`legacy`] saga.
     v2: bool,
@@ -117,6 +126,10 @@ impl OrderWorkflow {
             picked_up: false,
             delivered: false,
             retries_requested: 0,
+            unwinding: false,
+            accepted_at: None,
+            ready_at: None,
+            picked_up_at: None,
             v2: false,
             request,
         }
@@ -155,7 +168,11 @@ impl OrderWorkflow {
         ctx: &mut WorkflowContext<Self>,
         _action: ShopAction,
     ) -> Result<OrderStatus, Box<dyn std::error::Error + Send + Sync>> {
-        ctx.state_mut(|s| s.accepted = true);
+        let now = workflow_now(ctx);
+        ctx.state_mut(|s| {
+            s.accepted = true;
+            s.accepted_at = Some(now);
+        });
         record_status(ctx, OrderStatus::Accepted, None).await?;
         Ok(OrderStatus::Accepted)
     }
@@ -198,7 +215,11 @@ impl OrderWorkflow {
         ctx: &mut WorkflowContext<Self>,
         _action: ShopAction,
     ) -> Result<OrderStatus, Box<dyn std::error::Error + Send + Sync>> {
-        ctx.state_mut(|s| s.ready = true);
+        let now = workflow_now(ctx);
+        ctx.state_mut(|s| {
+            s.ready = true;
+            s.ready_at = Some(now);
+        });
         record_status(ctx, OrderStatus::Ready, None).await?;
         Ok(OrderStatus::Ready)
     }
@@ -217,7 +238,11 @@ impl OrderWorkflow {
         ctx: &mut WorkflowContext<Self>,
         _action: RiderAction,
     ) -> Result<OrderStatus, Box<dyn std::error::Error + Send + Sync>> {
-        ctx.state_mut(|s| s.picked_up = true);
+        let now = workflow_now(ctx);
+        ctx.state_mut(|s| {
+            s.picked_up = true;
+            s.picked_up_at = Some(now);
+        });
         record_status(ctx, OrderStatus::PickedUp, None).await?;
         Ok(OrderStatus::PickedUp)
     }
@@ -225,8 +250,8 @@ impl OrderWorkflow {
     #[update_validator(deliver)]
     fn validate_deliver(&self, _ctx: &WorkflowContextView, action: &RiderAction) -> Refused {
         self.check(
-            self.picked_up && !self.delivered,
-            "deliver needs an order that is PICKED_UP",
+            self.picked_up && !self.delivered && !self.unwinding,
+            "deliver needs an order that is PICKED_UP and not being refunded",
         )?;
         self.check_rider(action)
     }
@@ -309,7 +334,10 @@ impl OrderWorkflow {
 
     /// Neither ending nor being unwound: shop and rider actions are still welcome.
     fn is_open(&self) -> bool {
-        self.cancellation.is_none() && self.rejection.is_none() && !self.status.is_final()
+        self.cancellation.is_none()
+            && self.rejection.is_none()
+            && !self.unwinding
+            && !self.status.is_final()
     }
 
     fn cancellable(&self) -> Refused {
@@ -325,6 +353,12 @@ impl OrderWorkflow {
         }
         if self.status.is_final() || self.rejection.is_some() {
             return refuse(format!("the order has already ended ({})", self.status));
+        }
+        if self.unwinding {
+            return refuse(format!(
+                "the order is already being refunded ({})",
+                self.status
+            ));
         }
         Ok(())
     }
@@ -403,7 +437,7 @@ async fn record_status(
     reason: Option<String>,
 ) -> Result<(), ActivityExecutionError> {
     if ctx.state(|s| s.v2) {
-        status::record(ctx, status, reason).await
+        status::record(ctx, status, reason).await.map(|_| ())
     } else {
         legacy::record_status(ctx, status, reason).await
     }

@@ -10,10 +10,8 @@
 use std::time::Duration;
 
 use temporalio_common::RetryPolicy;
-use temporalio_common::error::RetryState;
 use temporalio_sdk::{
-    ActivityCancellationType, ActivityCloseTimeouts, ActivityExecutionError, ActivityOptions,
-    LocalActivityOptions, WorkflowCancellationToken,
+    ActivityCancellationType, ActivityOptions, LocalActivityOptions, WorkflowCancellationToken,
 };
 
 use crate::order::OrderRequest;
@@ -42,30 +40,21 @@ fn attempt_timeout(request: &OrderRequest) -> Duration {
     Duration::from_secs(request.policy.activity_timeout_secs)
 }
 
-/// Forward steps: explicit timeout, unlimited retries with capped exponential backoff, except for
-/// the failure types named, which a retry cannot fix.
-pub(super) fn remote(request: &OrderRequest, non_retryable: &[&str]) -> ActivityOptions {
-    ActivityOptions::with_start_to_close_timeout(attempt_timeout(request))
-        .retry_policy(retry_policy(request, non_retryable, None))
-        .build()
-}
-
-/// A forward step that gives up after `deadline_secs` in all and that a cancellation interrupts;
-/// the saga waits for an interrupted attempt to finish, so it knows what the attempt did.
-pub(super) fn interruptible(
+/// A forward step bounded by a workflow timer (a deadline) or a cancellation rather than by
+/// Temporal's retry limits: retried with backoff (`max_attempts` times, or until interrupted),
+/// except for the failure types named; when `scope` is cancelled the saga waits for the running
+/// attempt to finish, so it knows what the attempt did.
+pub(super) fn bounded(
     request: &OrderRequest,
-    deadline_secs: u64,
     non_retryable: &[&str],
+    max_attempts: Option<u32>,
     scope: WorkflowCancellationToken,
 ) -> ActivityOptions {
-    ActivityOptions::with_close_timeouts(ActivityCloseTimeouts::ScheduleAndStartToClose {
-        schedule_to_close: Duration::from_secs(deadline_secs),
-        start_to_close: attempt_timeout(request),
-    })
-    .retry_policy(retry_policy(request, non_retryable, None))
-    .cancellation_token(scope)
-    .cancellation_type(ActivityCancellationType::WaitCancellationCompleted)
-    .build()
+    ActivityOptions::with_start_to_close_timeout(attempt_timeout(request))
+        .retry_policy(retry_policy(request, non_retryable, max_attempts))
+        .cancellation_token(scope)
+        .cancellation_type(ActivityCancellationType::WaitCancellationCompleted)
+        .build()
 }
 
 /// Compensation steps that call out: bounded retries (then an operator decides), never cancelled.
@@ -112,15 +101,4 @@ pub(super) fn local_compensation(request: &OrderRequest) -> LocalActivityOptions
         ))
         .cancellation_token(WorkflowCancellationToken::new())
         .build()
-}
-
-/// Whether a step gave up because its deadline (schedule-to-close) passed: Temporal reports either
-/// the timeout itself or, when the deadline fell during an attempt, the last attempt's failure with
-/// the retry state `Timeout`.
-pub(super) fn out_of_time(err: &ActivityExecutionError) -> bool {
-    let retries_timed_out = matches!(
-        err,
-        ActivityExecutionError::Failed(failure) if failure.retry_state() == RetryState::Timeout
-    );
-    retries_timed_out || err.as_timeout().is_some()
 }

@@ -6,14 +6,18 @@
 use temporalio_sdk::{ActivityExecutionError, WorkflowContext};
 
 use super::{CUSTOMER_ID, ORDER_STATUS, OrderWorkflow, SHOP_ID, options, workflow_now};
-use crate::contracts::{NotificationPolicy, NotificationRequest, RecordStatus, StatusChange};
+use crate::contracts::{
+    NotificationPolicy, NotificationRequest, RecordOutcome, RecordStatus, StatusChange,
+};
 use crate::order::{OrderStatus, TimelineEntry};
 
+/// Records the status change; answers whether it was recorded or (the first change only) the API
+/// had already given the placement up.
 pub(super) async fn record(
     ctx: &WorkflowContext<OrderWorkflow>,
     status: OrderStatus,
     reason: Option<String>,
-) -> Result<(), ActivityExecutionError> {
+) -> Result<RecordOutcome, ActivityExecutionError> {
     let now = workflow_now(ctx);
     let (change, opts) = ctx.state_mut(|s| {
         s.seq += 1;
@@ -63,8 +67,9 @@ pub(super) async fn record(
     } else {
         ctx.upsert_search_attributes([ORDER_STATUS.value_set(status.as_str().to_owned())]);
     }
-    ctx.execute_local_activity(RecordStatus, change, opts)
+    let outcome = ctx
+        .execute_local_activity(RecordStatus, change, opts)
         .await?;
     ctx.state_mut(|s| s.projected_seq = s.projected_seq.max(seq));
-    Ok(())
+    Ok(outcome)
 }

@@ -30,6 +30,8 @@ pub struct AppState {
 pub struct Behaviour {
     /// While set, every `/v1` request answers 503 (`PUT /sandbox/outage {"down": true}`).
     pub down: Arc<AtomicBool>,
+    /// While set, every payout is refused with a 402 (`PUT /sandbox/payouts {"declined": true}`).
+    pub payouts_declined: Arc<AtomicBool>,
     /// How many attempts per idempotency key the flaky card fails with a 500.
     pub flaky_failures: i32,
     /// How long the slow card takes to answer.
@@ -40,6 +42,7 @@ impl Default for Behaviour {
     fn default() -> Self {
         Self {
             down: Arc::new(AtomicBool::new(false)),
+            payouts_declined: Arc::new(AtomicBool::new(false)),
             flaky_failures: 2,
             slow: Duration::from_secs(3),
         }
@@ -54,6 +57,7 @@ pub fn router(state: AppState) -> Router {
         .route_layer(middleware::from_fn_with_state(state.clone(), outage))
         .route("/v1/ledger", get(list_ledger))
         .route("/sandbox/outage", axum::routing::put(set_outage))
+        .route("/sandbox/payouts", axum::routing::put(set_payouts))
         .route("/healthz", get(|| async { "ok" }))
         .with_state(state)
 }
@@ -91,6 +95,32 @@ async fn set_outage(
     state.behaviour.down.store(down, Ordering::SeqCst);
     tracing::warn!(down, "sandbox outage switched");
     Ok(Answer::new(200, serde_json::json!({ "down": down })))
+}
+
+/// `PUT /sandbox/payouts {"declined": true|false}`: makes the provider refuse every payout (a
+/// rider's account closed) or accept them again.
+async fn set_payouts(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Body(body): Body,
+) -> Result<Answer, Answer> {
+    check_key(&state, &headers)?;
+    let Some(declined) = body.get("declined").and_then(Value::as_bool) else {
+        return Err(refuse(
+            400,
+            "parameter_missing",
+            "declined must be true or false",
+        ));
+    };
+    state
+        .behaviour
+        .payouts_declined
+        .store(declined, Ordering::SeqCst);
+    tracing::warn!(declined, "sandbox payouts switched");
+    Ok(Answer::new(
+        200,
+        serde_json::json!({ "declined": declined }),
+    ))
 }
 
 impl IntoResponse for Answer {
@@ -278,6 +308,13 @@ async fn create_payout(
     Body(body): Body,
 ) -> Result<Answer, Answer> {
     let key = authorize(&state, &headers)?;
+    if state.behaviour.payouts_declined.load(Ordering::SeqCst) {
+        return Err(refuse(
+            402,
+            "payout_declined",
+            "the destination account refused the payout",
+        ));
+    }
     let amount = positive_amount(&body)?;
     let Some(destination) = text(&body, "destination") else {
         return Err(refuse(400, "parameter_missing", "destination is required"));

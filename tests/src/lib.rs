@@ -6,6 +6,7 @@
 //! is mocked. Waiting is always for a condition, with a deadline.
 
 pub mod smtp_gate;
+pub mod supervisor;
 pub mod twilio_proxy;
 
 use std::future::Future;
@@ -32,6 +33,8 @@ pub const SANDBOX_KEY: &str = "sk_test_e2e";
 pub const DELIVERY_FEE: i64 = 3_000;
 pub const GOOD_CARD: &str = "4242424242424242";
 pub const DECLINED_CARD: &str = "4000000000000002";
+/// The sandbox card that answers after [`TestOptions::slow_card_delay`].
+pub const SLOW_CARD: &str = "4000000000006975";
 
 /// How long a test waits for something that should happen in well under a second.
 pub const DEADLINE: Duration = Duration::from_secs(30);
@@ -44,12 +47,7 @@ fn admin_url() -> String {
 }
 
 fn temporal_url() -> String {
-    let raw = std::env::var("TEMPORAL_ADDRESS").unwrap_or_else(|_| "127.0.0.1:7233".to_owned());
-    if raw.contains("://") {
-        raw
-    } else {
-        format!("http://{raw}")
-    }
+    std::env::var("TEMPORAL_ADDRESS").unwrap_or_else(|_| "127.0.0.1:7233".to_owned())
 }
 
 /// Creates an empty database named after the test run and returns a pool on it.
@@ -73,7 +71,17 @@ async fn fresh_database(prefix: &str) -> anyhow::Result<PgPool> {
 }
 
 pub async fn temporal_client() -> anyhow::Result<Client> {
-    let url: temporalio_client::Url = temporal_url().parse().context("TEMPORAL_ADDRESS")?;
+    temporal_client_at(&temporal_url()).await
+}
+
+/// A client of the Temporal server at `address` (`host:port` or a URL).
+pub async fn temporal_client_at(address: &str) -> anyhow::Result<Client> {
+    let address = if address.contains("://") {
+        address.to_owned()
+    } else {
+        format!("http://{address}")
+    };
+    let url: temporalio_client::Url = address.parse().context("a Temporal address")?;
     let connection = TemporalConnection::connect(ConnectionOptions::new(url).build())
         .await
         .context("connecting to Temporal (did scripts/setup run?)")?;
@@ -203,6 +211,10 @@ pub struct TestOptions {
     pub twilio: bool,
     /// Whether an SMTP server is configured.
     pub smtp: bool,
+    /// How long `POST /orders` waits for Temporal to confirm an order's workflow started.
+    pub start_timeout: Duration,
+    /// How long an `Idempotency-Key` is kept.
+    pub idempotency_key_ttl: Duration,
 }
 
 impl Default for TestOptions {
@@ -228,6 +240,8 @@ impl Default for TestOptions {
             slow_card_delay: Duration::from_secs(3),
             twilio: true,
             smtp: true,
+            start_timeout: Duration::from_secs(5),
+            idempotency_key_ttl: Duration::from_secs(3600),
         }
     }
 }
@@ -348,9 +362,9 @@ impl TestApp {
                 bind: String::new(),
                 database_url: String::new(),
                 task_queue: task_queue.clone(),
-                start_timeout: Duration::from_secs(5),
+                start_timeout: options.start_timeout,
                 payment_wait: options.payment_wait,
-                idempotency_key_ttl: Duration::from_secs(3600),
+                idempotency_key_ttl: options.idempotency_key_ttl,
                 reconcile: test_reconcile_policy(),
                 saga: options.saga,
                 operator_token: Some(OPERATOR_TOKEN.to_owned()),
@@ -421,6 +435,41 @@ impl TestApp {
         Ok(())
     }
 
+    /// Stops the worker (no order makes progress until [`Self::start_worker`]).
+    pub async fn stop_worker(&mut self) -> anyhow::Result<()> {
+        if let Some(worker) = self.worker.take() {
+            tokio::task::spawn_blocking(move || worker.stop()).await??;
+        }
+        Ok(())
+    }
+
+    /// Starts a worker on the test's task queue if none runs.
+    pub fn start_worker(&mut self) {
+        if self.worker.is_none() {
+            self.worker = Some(WorkerHandle::start(
+                self.worker_settings.clone(),
+                self.db.clone(),
+            ));
+        }
+    }
+
+    /// Calls an `/admin` endpoint with the operator token.
+    pub async fn admin(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<(StatusCode, Value)> {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.api))
+            .bearer_auth(OPERATOR_TOKEN);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        read(request.send().await?).await
+    }
+
     pub async fn get(&self, path: &str) -> anyhow::Result<(StatusCode, Value)> {
         let response = self.http.get(format!("{}{path}", self.api)).send().await?;
         read(response).await
@@ -454,6 +503,22 @@ impl TestApp {
 
     pub async fn place_order(&self, body: &Value) -> anyhow::Result<(StatusCode, Value)> {
         self.post("/orders", body).await
+    }
+
+    /// `POST /orders` with an `Idempotency-Key`, as an app that retries does.
+    pub async fn place_with_key(
+        &self,
+        key: &str,
+        body: &Value,
+    ) -> anyhow::Result<(StatusCode, Value)> {
+        let response = self
+            .http
+            .post(format!("{}/orders", self.api))
+            .header("Idempotency-Key", key)
+            .json(body)
+            .send()
+            .await?;
+        read(response).await
     }
 
     pub async fn order(&self, order_id: &str) -> anyhow::Result<Value> {
@@ -611,6 +676,25 @@ impl TestApp {
     /// Whether the order's workflow has an attempt of `activity` running on a worker right now.
     pub async fn activity_running(&self, order_id: &str, activity: &str) -> anyhow::Result<bool> {
         use temporalio_common::protos::temporal::api::enums::v1::PendingActivityState;
+        self.pending_activity(order_id, activity, |state| {
+            state == PendingActivityState::Started
+        })
+        .await
+    }
+
+    /// Whether the order's workflow waits on `activity` (running, or between attempts).
+    pub async fn activity_pending(&self, order_id: &str, activity: &str) -> anyhow::Result<bool> {
+        self.pending_activity(order_id, activity, |_| true).await
+    }
+
+    async fn pending_activity(
+        &self,
+        order_id: &str,
+        activity: &str,
+        state: impl Fn(
+            temporalio_common::protos::temporal::api::enums::v1::PendingActivityState,
+        ) -> bool,
+    ) -> anyhow::Result<bool> {
         let description = self
             .temporal
             .get_workflow_handle::<courier_workflows::OrderWorkflow>(format!("order-{order_id}"))
@@ -621,23 +705,60 @@ impl TestApp {
             .pending_activities
             .iter()
             .any(|a| {
-                a.activity_type.as_ref().is_some_and(|t| t.name == activity)
-                    && a.state() == PendingActivityState::Started
+                a.activity_type.as_ref().is_some_and(|t| t.name == activity) && state(a.state())
             }))
+    }
+
+    /// Books something at the payment provider directly, as if behind Courier's back.
+    pub async fn provider_post(
+        &self,
+        path: &str,
+        idempotency_key: &str,
+        body: Value,
+    ) -> anyhow::Result<Value> {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.sandbox))
+            .bearer_auth(SANDBOX_KEY)
+            .header("Idempotency-Key", idempotency_key)
+            .json(&body)
+            .send()
+            .await?;
+        let (status, body) = read(response).await?;
+        if !status.is_success() {
+            bail!("the provider answered {status}: {body}");
+        }
+        Ok(body)
+    }
+
+    /// A plain-text GET (e.g. `/metrics`).
+    pub async fn get_text(&self, path: &str) -> anyhow::Result<(StatusCode, String)> {
+        let response = self.http.get(format!("{}{path}", self.api)).send().await?;
+        Ok((response.status(), response.text().await?))
     }
 
     /// Takes the payment provider down (every request answers 503) or brings it back.
     pub async fn set_provider_down(&self, down: bool) -> anyhow::Result<()> {
+        self.sandbox_switch("outage", json!({ "down": down })).await
+    }
+
+    /// Makes the provider refuse (or accept again) every rider payout.
+    pub async fn set_payouts_declined(&self, declined: bool) -> anyhow::Result<()> {
+        self.sandbox_switch("payouts", json!({ "declined": declined }))
+            .await
+    }
+
+    async fn sandbox_switch(&self, switch: &str, body: Value) -> anyhow::Result<()> {
         let response = self
             .http
-            .put(format!("{}/sandbox/outage", self.sandbox))
+            .put(format!("{}/sandbox/{switch}", self.sandbox))
             .bearer_auth(SANDBOX_KEY)
-            .json(&json!({ "down": down }))
+            .json(&body)
             .send()
             .await?;
         if !response.status().is_success() {
             bail!(
-                "the sandbox refused the outage switch: {}",
+                "the sandbox refused the {switch} switch: {}",
                 response.status()
             );
         }

@@ -30,7 +30,20 @@ async fn recorded_orders_replay_against_the_current_workflow_code() {
         .iter()
         .map(|f| f.file_stem().unwrap().to_string_lossy().into_owned())
         .collect();
-    for expected in ["delivered", "cancelled_after_ready", "rejected_by_shop"] {
+    // Orders of the first saga (no patch marker), and of the saga since `saga-v2`: local status
+    // recording, deadlines as timers, compensation that never leaves money behind.
+    for expected in [
+        "delivered",
+        "cancelled_after_ready",
+        "rejected_by_shop",
+        "v2_delivered",
+        "v2_cancelled_after_ready",
+        "v2_rejected_shop_timeout",
+        "v2_payout_refused_then_cancelled",
+        "v2_paid_after_deadline",
+        "v2_not_ready",
+        "v2_delivered_late",
+    ] {
         assert!(
             names.iter().any(|n| n == expected),
             "history {expected} is missing: {names:?}"

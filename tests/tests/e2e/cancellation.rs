@@ -3,14 +3,13 @@
 use std::time::Duration;
 
 use courier_tests::{
-    DEADLINE, DELIVERY_FEE, PIZZA_ORDER_TOTAL, TestApp, TestOptions, pizza_order, wait_until,
+    DEADLINE, DELIVERY_FEE, PIZZA_ORDER_TOTAL, SLOW_CARD, TestApp, TestOptions, pizza_order,
+    wait_until,
 };
 use courier_workflows::OrderWorkflow;
 use courier_workflows::order::Cancellation;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-
-const SLOW_CARD: &str = "4000000000006975";
 
 /// What every cancelled order must show: refunded exactly what was charged, stock back, the
 /// timeline ending CANCELLING → CANCELLED, and the customer told.

@@ -4,6 +4,7 @@ mod cancellation;
 mod catalog;
 mod failures;
 mod happy_path;
+mod money;
 mod notifications;
 mod operations;
 mod outbox;

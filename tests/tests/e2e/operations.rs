@@ -11,16 +11,7 @@ async fn admin(
     path: &str,
     body: Option<Value>,
 ) -> anyhow::Result<(StatusCode, Value)> {
-    let mut request = app
-        .http
-        .request(method, format!("{}{path}", app.api))
-        .bearer_auth(OPERATOR_TOKEN);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await?;
-    let status = response.status();
-    Ok((status, response.json().await?))
+    app.admin(method, path, body).await
 }
 
 fn why(reason: &str) -> Option<Value> {

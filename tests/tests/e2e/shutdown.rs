@@ -2,10 +2,10 @@
 
 use std::time::Duration;
 
-use courier_tests::{DELIVERY_FEE, PIZZA_ORDER_TOTAL, TestApp, TestOptions, pizza_order};
+use courier_tests::{
+    DELIVERY_FEE, PIZZA_ORDER_TOTAL, SLOW_CARD, TestApp, TestOptions, pizza_order,
+};
 use reqwest::StatusCode;
-
-const SLOW_CARD: &str = "4000000000006975";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restarting_the_api_and_the_worker_mid_flight_completes_every_order_once()

@@ -2,7 +2,7 @@
 
 use courier_tests::{GOOD_CARD, PIZZA_ORDER_TOTAL, TestApp, pizza_order};
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 
 #[tokio::test]
 async fn a_stock_manager_adds_and_sets_stock() -> anyhow::Result<()> {
@@ -74,30 +74,13 @@ async fn two_orders_for_the_last_item_cannot_both_succeed() -> anyhow::Result<()
     Ok(())
 }
 
-async fn place_with_key(
-    app: &TestApp,
-    key: &str,
-    body: &Value,
-) -> anyhow::Result<(StatusCode, Value)> {
-    let response = app
-        .http
-        .post(format!("{}/orders", app.api))
-        .header("Idempotency-Key", key)
-        .json(body)
-        .send()
-        .await?;
-    let status = response.status();
-    Ok((status, response.json().await?))
-}
-
 #[tokio::test]
 async fn the_same_idempotency_key_places_one_order_however_often_it_is_sent() -> anyhow::Result<()>
 {
     let app = TestApp::spawn().await?;
     let body = pizza_order("junho", GOOD_CARD);
     let attempts =
-        futures::future::join_all((0..6).map(|_| place_with_key(&app, "checkout-7f3a", &body)))
-            .await;
+        futures::future::join_all((0..6).map(|_| app.place_with_key("checkout-7f3a", &body))).await;
     let mut ids = Vec::new();
     for attempt in attempts {
         let (status, answer) = attempt?;
@@ -112,14 +95,14 @@ async fn the_same_idempotency_key_places_one_order_however_often_it_is_sent() ->
     );
 
     // Later, after the order moved on, the same request still gets the same order.
-    let (status, again) = place_with_key(&app, "checkout-7f3a", &body).await?;
+    let (status, again) = app.place_with_key("checkout-7f3a", &body).await?;
     assert_eq!(
         (status, again["order_id"].as_str().unwrap()),
         (StatusCode::CREATED, ids[0].as_str())
     );
 
     let other = pizza_order("junho", "4000000000000002");
-    let (status, answer) = place_with_key(&app, "checkout-7f3a", &other).await?;
+    let (status, answer) = app.place_with_key("checkout-7f3a", &other).await?;
     assert_eq!(
         (status, answer["error"]["code"].clone()),
         (
@@ -131,8 +114,8 @@ async fn the_same_idempotency_key_places_one_order_however_often_it_is_sent() ->
     // A declined order replays as declined, with the same id.
     let declined = pizza_order("junho", "4000000000000002");
     let (first, second) = tokio::join!(
-        place_with_key(&app, "checkout-declined", &declined),
-        place_with_key(&app, "checkout-declined", &declined)
+        app.place_with_key("checkout-declined", &declined),
+        app.place_with_key("checkout-declined", &declined)
     );
     let (first, second) = (first?, second?);
     assert_eq!(
@@ -142,7 +125,7 @@ async fn the_same_idempotency_key_places_one_order_however_often_it_is_sent() ->
     assert_eq!(first.1["error"]["order_id"], second.1["error"]["order_id"]);
     let id = first.1["error"]["order_id"].as_str().unwrap().to_owned();
     app.wait_for_status(&id, "PAYMENT_DECLINED").await?;
-    let (third, answer) = place_with_key(&app, "checkout-declined", &declined).await?;
+    let (third, answer) = app.place_with_key("checkout-declined", &declined).await?;
     assert_eq!(
         (third, answer["error"]["order_id"].as_str().unwrap()),
         (StatusCode::PAYMENT_REQUIRED, id.as_str())

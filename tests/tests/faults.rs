@@ -1,0 +1,750 @@
+//! The fault-injection suite: Courier's promise about money, proven by killing real processes.
+//!
+//! The worker, the API and the payment sandbox run as separate OS processes beside a Postgres
+//! cluster and a Temporal dev server of the suite's own (state in a file). Concurrent clients
+//! drive full order lifecycles through the API as a real app does (retrying with the same
+//! `Idempotency-Key`, re-sending an action whose answer was lost), while the suite `SIGKILL`s the
+//! worker several times, the API once, crashes and restarts Postgres, takes the provider down for
+//! a while and kills and restarts the Temporal server on its database file. At the end, from the
+//! provider's ledger and Courier's tables, every order must have: a final status; exactly one
+//! charge if it was paid; a full refund if it was charged and not delivered; one payout if a rider
+//! was dispatched; its stock and rider released; and a read model equal to its workflow's view.
+//!
+//! Size: `COURIER_FAULT_ORDERS` orders (default 40) from `COURIER_FAULT_CLIENTS` clients (default
+//! 8); `COURIER_FAULTS_FULL=1` runs the full size, 300 orders from 16 clients. The one-line
+//! summary is printed and written to `.data/logs/faults-summary.txt`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use courier_tests::supervisor::{Postgres, Service, free_port, repo_root, temporal_dev_server};
+use courier_tests::{DECLINED_CARD, GOOD_CARD, pizza_order};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use tokio::sync::Mutex;
+
+const OPERATOR_TOKEN: &str = "faults-operator-token";
+const SANDBOX_KEY: &str = "sk_test_faults";
+const FINAL: [&str; 6] = [
+    "DELIVERED",
+    "CANCELLED",
+    "REJECTED",
+    "PAYMENT_DECLINED",
+    "OUT_OF_STOCK",
+    "PAYMENT_FAILED",
+];
+/// How long the whole run may take before it is a failure.
+const RUN_DEADLINE: Duration = Duration::from_secs(900);
+
+struct Size {
+    orders: usize,
+    clients: usize,
+}
+
+fn size() -> Size {
+    let number = |name: &str, default: usize| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    if std::env::var("COURIER_FAULTS_FULL").is_ok_and(|v| v == "1") {
+        Size {
+            orders: 300,
+            clients: 16,
+        }
+    } else {
+        Size {
+            orders: number("COURIER_FAULT_ORDERS", 40),
+            clients: number("COURIER_FAULT_CLIENTS", 8),
+        }
+    }
+}
+
+/// What a client does with its order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Plan {
+    Deliver,
+    CancelBeforeAccept,
+    CancelAfterAccept,
+    Reject,
+    Decline,
+}
+
+fn plan(i: usize) -> Plan {
+    match i % 10 {
+        0..=4 => Plan::Deliver,
+        5 => Plan::CancelBeforeAccept,
+        6 | 7 => Plan::CancelAfterAccept,
+        8 => Plan::Reject,
+        _ => Plan::Decline,
+    }
+}
+
+/// Everything the suite runs, and what it did to it.
+struct World {
+    pg: Postgres,
+    temporal: Service,
+    sandbox: Service,
+    worker: Service,
+    api: Service,
+    courier_db: PgPool,
+    payments_db: PgPool,
+    outages: u32,
+}
+
+async fn start_world(dir: &std::path::Path) -> anyhow::Result<World> {
+    let pg = Postgres::init(dir, free_port()?)?;
+    pg.start()?;
+    let admin = PgPool::connect(&pg.url("postgres")).await?;
+    for db in ["courier", "payments"] {
+        sqlx::query(&format!("CREATE DATABASE {db}"))
+            .execute(&admin)
+            .await?;
+    }
+    admin.close().await;
+    let mut temporal = temporal_dev_server(dir, free_port()?)?;
+    temporal.start().await?;
+    let temporal_address = format!("127.0.0.1:{}", temporal.port);
+
+    let sandbox_port = free_port()?;
+    let mut sandbox = Service::workspace_binary(
+        "payment-sandbox",
+        sandbox_port,
+        vars(&[
+            ("SANDBOX_DATABASE_URL", &pg.url("payments")),
+            ("SANDBOX_ADDR", &format!("127.0.0.1:{sandbox_port}")),
+            ("SANDBOX_SECRET_KEY", SANDBOX_KEY),
+        ]),
+        dir,
+    )?;
+    sandbox.start().await?;
+
+    let common = [
+        ("DATABASE_URL", pg.url("courier")),
+        ("TEMPORAL_ADDRESS", temporal_address),
+        ("COURIER_TASK_QUEUE", "courier-faults".to_owned()),
+        ("RUST_LOG", "warn".to_owned()),
+    ];
+    let worker_port = free_port()?;
+    let mut worker_env: Vec<(String, String)> = common
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), v.clone()))
+        .collect();
+    worker_env.extend(vars(&[
+        (
+            "COURIER_WORKER_HTTP_ADDR",
+            &format!("127.0.0.1:{worker_port}"),
+        ),
+        (
+            "PAYMENT_PROVIDER_URL",
+            &format!("http://127.0.0.1:{sandbox_port}"),
+        ),
+        ("PAYMENT_PROVIDER_KEY", SANDBOX_KEY),
+        ("PAYMENT_PROVIDER_TIMEOUT_SECS", "5"),
+        ("COURIER_WORKER_SHUTDOWN_SECS", "1"),
+        ("COURIER_RECONCILE_EVERY_SECS", "0"),
+    ]));
+    let mut worker = Service::workspace_binary("courier-worker", worker_port, worker_env, dir)?;
+    worker.start().await?;
+
+    let api_port = free_port()?;
+    let mut api_env: Vec<(String, String)> = common
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), v.clone()))
+        .collect();
+    api_env.extend(vars(&[
+        ("COURIER_API_ADDR", &format!("127.0.0.1:{api_port}")),
+        ("COURIER_OPERATOR_TOKEN", OPERATOR_TOKEN),
+        // Every step rides out the faults rather than waiting for an operator.
+        ("COURIER_COMPENSATION_ATTEMPTS", "1000"),
+        ("COURIER_PAYOUT_ATTEMPTS", "1000"),
+        ("COURIER_RETRY_MAX_SECS", "2"),
+        ("COURIER_ACTIVITY_TIMEOUT_SECS", "10"),
+        ("COURIER_SHOP_ACCEPT_TIMEOUT_SECS", "600"),
+        ("COURIER_DISPATCH_TIMEOUT_SECS", "600"),
+        ("COURIER_PAYMENT_DEADLINE_SECS", "600"),
+    ]));
+    let mut api = Service::workspace_binary("courier-api", api_port, api_env, dir)?;
+    api.start().await?;
+
+    let courier_db = PgPool::connect(&pg.url("courier")).await?;
+    let payments_db = PgPool::connect(&pg.url("payments")).await?;
+    // Enough of everything that only the faults can make an order fail.
+    sqlx::query("UPDATE stock.levels SET on_hand = 100000")
+        .execute(&courier_db)
+        .await?;
+    Ok(World {
+        pg,
+        temporal,
+        sandbox,
+        worker,
+        api,
+        courier_db,
+        payments_db,
+        outages: 0,
+    })
+}
+
+fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+/// A client of the API that behaves like a real app: it retries what failed in transit (and
+/// `5xx`s) with the same key, and it reads the order to learn whether a re-sent action had in fact
+/// already happened.
+#[derive(Clone)]
+struct Client {
+    http: reqwest::Client,
+    base: String,
+    answers: Arc<AtomicUsize>,
+}
+
+impl Client {
+    async fn send(
+        &self,
+        path: &str,
+        key: Option<&str>,
+        body: &Value,
+    ) -> Option<(StatusCode, Value)> {
+        let mut request = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .timeout(Duration::from_secs(30))
+            .json(body);
+        if let Some(key) = key {
+            request = request.header("Idempotency-Key", key);
+        }
+        let response = request.send().await.ok()?;
+        let status = response.status();
+        let body = response.json().await.unwrap_or(Value::Null);
+        if status.is_server_error() {
+            return None;
+        }
+        self.answers.fetch_add(1, Ordering::SeqCst);
+        Some((status, body))
+    }
+
+    async fn status(&self, order_id: &str) -> Option<String> {
+        let response = self
+            .http
+            .get(format!("{}/orders/{order_id}", self.base))
+            .timeout(Duration::from_secs(10))
+            .send()
+            .await
+            .ok()?;
+        if response.status() != StatusCode::OK {
+            return None;
+        }
+        let body: Value = response.json().await.ok()?;
+        body["status"].as_str().map(str::to_owned)
+    }
+
+    /// Places the order until the API gives a definite answer: `(order id, status)`.
+    async fn place(&self, key: &str, body: &Value) -> anyhow::Result<(String, String)> {
+        loop {
+            match self.send("/orders", Some(key), body).await {
+                Some((s, answer)) if s.is_success() => {
+                    let id = answer["order_id"]
+                        .as_str()
+                        .context("an order id")?
+                        .to_owned();
+                    return Ok((id, answer["status"].as_str().unwrap_or("").to_owned()));
+                }
+                Some((StatusCode::PAYMENT_REQUIRED, answer)) => {
+                    let id = answer["error"]["order_id"]
+                        .as_str()
+                        .context("a declined order's id")?
+                        .to_owned();
+                    return Ok((id, "PAYMENT_DECLINED".to_owned()));
+                }
+                Some((StatusCode::CONFLICT, answer))
+                    if answer["error"]["code"] == "idempotency_key_busy" => {}
+                Some((status, answer)) => bail!("placing answered {status}: {answer}"),
+                None => {}
+            }
+            backoff().await;
+        }
+    }
+
+    /// Sends an action until it is done: `200`, or a `409` while the order already shows one of
+    /// `done` (an earlier attempt whose answer was lost went through).
+    async fn act(
+        &self,
+        order_id: &str,
+        path: &str,
+        body: Value,
+        done: &[&str],
+    ) -> anyhow::Result<()> {
+        loop {
+            match self.send(path, None, &body).await {
+                Some((StatusCode::OK | StatusCode::ACCEPTED, _)) => return Ok(()),
+                Some((StatusCode::CONFLICT, answer)) => {
+                    if let Some(status) = self.status(order_id).await {
+                        if done.contains(&status.as_str()) {
+                            return Ok(());
+                        }
+                        if FINAL.contains(&status.as_str()) {
+                            bail!("{path}: the order ended {status}: {answer}");
+                        }
+                    }
+                }
+                Some((status, answer)) => bail!("{path} answered {status}: {answer}"),
+                None => {}
+            }
+            backoff().await;
+        }
+    }
+
+    async fn wait_for(&self, order_id: &str, ok: impl Fn(&str) -> bool) -> anyhow::Result<String> {
+        loop {
+            if let Some(status) = self.status(order_id).await
+                && ok(&status)
+            {
+                return Ok(status);
+            }
+            backoff().await;
+        }
+    }
+}
+
+/// A real app's pause between retries.
+async fn backoff() {
+    tokio::time::sleep(Duration::from_millis(200)).await;
+}
+
+/// One customer's order, with the shop and the rider playing along: its id and final status.
+async fn drive(client: &Client, run: &str, i: usize) -> anyhow::Result<(String, String)> {
+    let plan = plan(i);
+    let card = if plan == Plan::Decline {
+        DECLINED_CARD
+    } else {
+        GOOD_CARD
+    };
+    let body = pizza_order(&format!("fault-{i}"), card);
+    let (id, status) = client.place(&format!("{run}-{i}"), &body).await?;
+    if plan == Plan::Decline {
+        // A `202` (the payment still being tried, e.g. during an outage) settles later.
+        if FINAL.contains(&status.as_str()) {
+            return Ok((id, status));
+        }
+        let status = client.wait_for(&id, |s| FINAL.contains(&s)).await?;
+        return Ok((id, status));
+    }
+    client.wait_for(&id, |s| s != "PAYMENT_PENDING").await?;
+    let shop = |action: &str| format!("/shops/napoli-oven/orders/{id}/{action}");
+    let after_accept = [
+        "ACCEPTED",
+        "RIDER_ASSIGNED",
+        "READY",
+        "PICKED_UP",
+        "DELIVERED",
+    ];
+    match plan {
+        Plan::CancelBeforeAccept => {
+            client
+                .act(
+                    &id,
+                    &format!("/orders/{id}/cancel"),
+                    json!({"reason": "changed my mind"}),
+                    &["CANCELLING", "CANCELLED"],
+                )
+                .await?;
+        }
+        Plan::Reject => {
+            client
+                .act(
+                    &id,
+                    &shop("reject"),
+                    json!({"reason": "out_of_dough"}),
+                    &["COMPENSATING", "REJECTED"],
+                )
+                .await?;
+        }
+        Plan::CancelAfterAccept => {
+            client
+                .act(&id, &shop("accept"), json!({}), &after_accept)
+                .await?;
+            client
+                .act(
+                    &id,
+                    &format!("/orders/{id}/cancel"),
+                    json!({"reason": "too slow"}),
+                    &["CANCELLING", "CANCELLED"],
+                )
+                .await?;
+        }
+        Plan::Deliver => {
+            client
+                .act(&id, &shop("accept"), json!({}), &after_accept)
+                .await?;
+            client
+                .act(
+                    &id,
+                    &shop("ready"),
+                    json!({}),
+                    &["READY", "PICKED_UP", "DELIVERED"],
+                )
+                .await?;
+            client
+                .wait_for(&id, |s| {
+                    matches!(s, "RIDER_ASSIGNED" | "READY" | "PICKED_UP" | "DELIVERED")
+                })
+                .await?;
+            client
+                .wait_for(&id, |s| s != "ACCEPTED" && s != "RIDER_ASSIGNED")
+                .await?;
+            client
+                .act(
+                    &id,
+                    &format!("/deliveries/{id}/pickup"),
+                    json!({}),
+                    &["PICKED_UP", "DELIVERED"],
+                )
+                .await?;
+            client
+                .act(
+                    &id,
+                    &format!("/deliveries/{id}/deliver"),
+                    json!({}),
+                    &["DELIVERED"],
+                )
+                .await?;
+        }
+        Plan::Decline => unreachable!("handled above"),
+    }
+    let status = client.wait_for(&id, |s| FINAL.contains(&s)).await?;
+    Ok((id, status))
+}
+
+/// The faults, in order, each once the clients have had `at` of their expected answers.
+#[derive(Debug, Clone, Copy)]
+enum Fault {
+    KillWorker,
+    ProviderOutage,
+    KillApi,
+    RestartPostgres,
+    RestartTemporal,
+}
+
+const FAULTS: [(f64, Fault); 7] = [
+    (0.08, Fault::KillWorker),
+    (0.18, Fault::ProviderOutage),
+    (0.30, Fault::KillApi),
+    (0.40, Fault::KillWorker),
+    (0.52, Fault::RestartPostgres),
+    (0.64, Fault::RestartTemporal),
+    (0.76, Fault::KillWorker),
+];
+
+async fn inject(world: &Mutex<World>, fault: Fault, sandbox: &str) -> anyhow::Result<()> {
+    let mut w = world.lock().await;
+    match fault {
+        Fault::KillWorker => w.worker.kill_and_restart().await,
+        Fault::KillApi => w.api.kill_and_restart().await,
+        Fault::RestartPostgres => w.pg.crash_and_restart(),
+        Fault::RestartTemporal => {
+            w.temporal.kill_and_restart().await?;
+            // Neither the worker nor the API is restarted: they must reconnect by themselves.
+            Ok(())
+        }
+        Fault::ProviderOutage => {
+            let http = reqwest::Client::new();
+            let switch = |down: bool| {
+                http.put(format!("{sandbox}/sandbox/outage"))
+                    .bearer_auth(SANDBOX_KEY)
+                    .json(&json!({ "down": down }))
+                    .send()
+            };
+            switch(true).await?.error_for_status()?;
+            w.outages += 1;
+            // Down until the worker has seen at least two steps fail against it (or 20 s).
+            let db = w.courier_db.clone();
+            drop(w);
+            let end = tokio::time::Instant::now() + Duration::from_secs(20);
+            while tokio::time::Instant::now() < end {
+                let failing: i64 =
+                    sqlx::query_scalar("SELECT count(*) FROM operations.failing_steps")
+                        .fetch_one(&db)
+                        .await
+                        .unwrap_or(0);
+                if failing >= 2 {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            switch(false).await?.error_for_status()?;
+            Ok(())
+        }
+    }
+}
+
+#[derive(Default, Debug)]
+struct Books {
+    charges: Vec<i64>,
+    refunds: Vec<i64>,
+    payouts: Vec<i64>,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn money_is_never_lost_while_processes_crash() -> anyhow::Result<()> {
+    let size = size();
+    let dir =
+        std::env::temp_dir().join(format!("courier-faults-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir)?;
+    let world = start_world(&dir).await?;
+    let api_base = format!("http://127.0.0.1:{}", world.api.port);
+    let sandbox_base = format!("http://127.0.0.1:{}", world.sandbox.port);
+    let world = Arc::new(Mutex::new(world));
+    let run = uuid::Uuid::new_v4().simple().to_string();
+
+    let client = Client {
+        http: reqwest::Client::new(),
+        base: api_base,
+        answers: Arc::new(AtomicUsize::new(0)),
+    };
+    // About four answered requests per order.
+    let expected_answers = size.orders * 4;
+    let next = Arc::new(AtomicUsize::new(0));
+    let outcomes = Arc::new(Mutex::new(BTreeMap::<usize, (String, String)>::new()));
+    let mut clients = tokio::task::JoinSet::new();
+    for _ in 0..size.clients {
+        let (client, next, outcomes, run) =
+            (client.clone(), next.clone(), outcomes.clone(), run.clone());
+        let total = size.orders;
+        clients.spawn(async move {
+            loop {
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                if i >= total {
+                    return anyhow::Ok(());
+                }
+                let outcome = drive(&client, &run, i)
+                    .await
+                    .with_context(|| format!("order {i}"))?;
+                outcomes.lock().await.insert(i, outcome);
+            }
+        });
+    }
+
+    let chaos = {
+        let (world, answers) = (world.clone(), client.answers.clone());
+        let finished = next.clone();
+        let total = size.orders;
+        tokio::spawn(async move {
+            let mut injected = Vec::new();
+            for (at, fault) in FAULTS {
+                let threshold = (expected_answers as f64 * at) as usize;
+                while answers.load(Ordering::SeqCst) < threshold {
+                    if finished.load(Ordering::SeqCst) > total + size.clients {
+                        return anyhow::Ok(injected);
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                inject(&world, fault, &sandbox_base)
+                    .await
+                    .with_context(|| format!("{fault:?}"))?;
+                injected.push(fault);
+            }
+            anyhow::Ok(injected)
+        })
+    };
+
+    let driven = tokio::time::timeout(RUN_DEADLINE, async {
+        while let Some(done) = clients.join_next().await {
+            done??;
+        }
+        anyhow::Ok(())
+    })
+    .await;
+    // Let the chaos task see the clients are done if it still waits.
+    next.fetch_add(size.orders + size.clients + 1, Ordering::SeqCst);
+    let injected = chaos.await??;
+    driven
+        .context("the orders did not finish within the run's deadline")?
+        .with_context(|| format!("the processes' logs are in {}", dir.display()))?;
+
+    let world = world.lock().await;
+    let outcomes = outcomes.lock().await;
+    let summary = verify(&world, &outcomes)
+        .await
+        .with_context(|| format!("the processes' logs are in {}", dir.display()))?;
+    println!("{summary}");
+    let logs = repo_root().join(".data/logs");
+    std::fs::create_dir_all(&logs)?;
+    std::fs::write(logs.join("faults-summary.txt"), format!("{summary}\n"))?;
+    assert_eq!(
+        injected.len(),
+        FAULTS.len(),
+        "every fault was injected: {injected:?}"
+    );
+    drop(world);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+/// Checks every order against the provider's books and Courier's tables; answers the summary or
+/// fails with every violation found.
+async fn verify(
+    world: &World,
+    outcomes: &BTreeMap<usize, (String, String)>,
+) -> anyhow::Result<String> {
+    let mut problems = Vec::new();
+    let mut books: BTreeMap<String, Books> = BTreeMap::new();
+    let rows: Vec<(String, String, i64)> = sqlx::query_as(
+        "SELECT kind, reference, amount FROM ledger WHERE status = 'succeeded' AND reference IS NOT NULL",
+    )
+    .fetch_all(&world.payments_db)
+    .await?;
+    for (kind, reference, amount) in rows {
+        let b = books.entry(reference).or_default();
+        match kind.as_str() {
+            "charge" => b.charges.push(amount),
+            "refund" => b.refunds.push(amount),
+            _ => b.payouts.push(amount),
+        }
+    }
+    let orders: Vec<(uuid::Uuid, String, i64, i64)> =
+        sqlx::query_as("SELECT order_id, status, total_minor, seq FROM orders.orders")
+            .fetch_all(&world.courier_db)
+            .await?;
+    let known: BTreeMap<String, (String, i64, i64)> = orders
+        .iter()
+        .map(|(id, status, total, seq)| (id.to_string(), (status.clone(), *total, *seq)))
+        .collect();
+    let (mut lost, mut double_charges, mut double_payouts, mut stuck) = (0, 0, 0, 0);
+    for (i, (id, seen)) in outcomes {
+        let Some((status, total, _)) = known.get(id) else {
+            problems.push(format!("order {i} ({id}) is missing from the read model"));
+            continue;
+        };
+        if status != seen {
+            problems.push(format!(
+                "order {i} ({id}): the client saw {seen}, the read model says {status}"
+            ));
+        }
+        let b = books.get(id).map_or((0, 0, 0, 0), |b| {
+            (
+                b.charges.len(),
+                b.charges.iter().sum::<i64>(),
+                b.refunds.iter().sum::<i64>(),
+                b.payouts.len(),
+            )
+        });
+        let (charges, charged, refunded, payouts) = b;
+        if charges > 1 {
+            double_charges += 1;
+        }
+        if payouts > 1 {
+            double_payouts += 1;
+        }
+        match status.as_str() {
+            "DELIVERED" => {
+                if (charges, charged, refunded, payouts) != (1, *total, 0, 1) {
+                    problems.push(format!("delivered {id}: {:?}", books.get(id)));
+                }
+            }
+            "CANCELLED" | "REJECTED" | "PAYMENT_FAILED" | "PAYMENT_DECLINED" | "OUT_OF_STOCK" => {
+                if charged != refunded {
+                    lost += 1;
+                    problems.push(format!(
+                        "{status} {id}: charged {charged}, refunded {refunded}"
+                    ));
+                }
+                if payouts > 1 {
+                    problems.push(format!("{status} {id}: {payouts} payouts"));
+                }
+            }
+            other => {
+                stuck += 1;
+                problems.push(format!("{id} is stuck in {other}"));
+            }
+        }
+    }
+    // Money booked for an order Courier does not know (a placement given up) must be refunded.
+    for (reference, b) in &books {
+        if !known.contains_key(reference)
+            && b.charges.iter().sum::<i64>() != b.refunds.iter().sum::<i64>()
+        {
+            lost += 1;
+            problems.push(format!(
+                "{reference}: charged without an order and not refunded: {b:?}"
+            ));
+        }
+    }
+    // One payout per dispatched order.
+    let dispatched: Vec<(uuid::Uuid, Option<String>)> =
+        sqlx::query_as("SELECT order_id, fee_payout_id FROM dispatch.assignments")
+            .fetch_all(&world.courier_db)
+            .await?;
+    for (id, payout) in &dispatched {
+        let paid = books.get(&id.to_string()).map_or(0, |b| b.payouts.len());
+        if payout.is_some() && paid != 1 {
+            problems.push(format!("{id}: dispatched, paid {paid} times"));
+        }
+    }
+    let busy: i64 = sqlx::query_scalar("SELECT count(*) FROM dispatch.riders WHERE NOT available")
+        .fetch_one(&world.courier_db)
+        .await?;
+    if busy != 0 {
+        problems.push(format!("{busy} riders still locked"));
+    }
+    let held: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM stock.reservations r JOIN orders.orders o USING (order_id) \
+         WHERE r.released_at IS NULL AND o.status <> 'DELIVERED'",
+    )
+    .fetch_one(&world.courier_db)
+    .await?;
+    if held != 0 {
+        problems.push(format!(
+            "{held} reservations of undelivered orders still held"
+        ));
+    }
+    // The read model equals each workflow's own view.
+    let temporal =
+        courier_tests::temporal_client_at(&format!("127.0.0.1:{}", world.temporal.port)).await?;
+    for (id, (status, _, seq)) in &known {
+        let view = temporal
+            .get_workflow_handle::<courier_workflows::OrderWorkflow>(format!("order-{id}"))
+            .query(
+                courier_workflows::OrderWorkflow::status,
+                (),
+                temporalio_client::WorkflowQueryOptions::default(),
+            )
+            .await
+            .with_context(|| format!("querying order {id}"))?;
+        if view.status.as_str() != status || view.seq != *seq {
+            problems.push(format!(
+                "{id}: read model {status}#{seq}, workflow {}#{}",
+                view.status.as_str(),
+                view.seq
+            ));
+        }
+    }
+    let count = |s: &str| outcomes.values().filter(|(_, seen)| seen == s).count();
+    let summary = format!(
+        "faults: {} orders ({} delivered, {} cancelled, {} rejected, {} declined); \
+         worker kills {}, api kills {}, postgres restarts {}, temporal restarts {}, provider outages {}; \
+         lost {lost}, double charges {double_charges}, double payouts {double_payouts}, stuck {stuck}",
+        outcomes.len(),
+        count("DELIVERED"),
+        count("CANCELLED"),
+        count("REJECTED"),
+        count("PAYMENT_DECLINED"),
+        world.worker.kills,
+        world.api.kills,
+        world.pg.restarts,
+        world.temporal.kills,
+        world.outages,
+    );
+    if !problems.is_empty() {
+        bail!("{summary}\n{}", problems.join("\n"));
+    }
+    Ok(summary)
+}

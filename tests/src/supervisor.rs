@@ -70,14 +70,16 @@ pub struct Service {
 }
 
 impl Service {
-    /// A binary of this workspace (`courier-worker`, `courier-api`, `payment-sandbox`).
+    /// A binary of this workspace (`courier-worker`, `courier-api`, `payment-sandbox`), logging
+    /// to `<logs>/<name>.log`.
     pub fn workspace_binary(
+        binary: &str,
         name: &'static str,
         port: u16,
         env: Vec<(String, String)>,
         logs: &Path,
     ) -> anyhow::Result<Self> {
-        let program = bin_dir()?.join(name);
+        let program = bin_dir()?.join(binary);
         if !program.exists() {
             bail!(
                 "{} is missing: build the workspace first (scripts/test does)",

@@ -10,9 +10,16 @@
 //! charge if it was paid; a full refund if it was charged and not delivered; one payout if a rider
 //! was dispatched; its stock and rider released; and a read model equal to its workflow's view.
 //!
+//! With `COURIER_FAULTS_CLUSTER=host:port` the same runs against Temporal's own server as a
+//! cluster (`scripts/cluster start split`) instead of a dev server: two workers and two APIs, the
+//! clients spread over both APIs; a worker is killed and kept down while the other carries on, and
+//! the history service is killed with `SIGKILL` (`scripts/cluster kill history`) and restarted
+//! while orders are in flight. The histories' worker identities show both workers ran orders.
+//!
 //! Size: `COURIER_FAULT_ORDERS` orders (default 40) from `COURIER_FAULT_CLIENTS` clients (default
 //! 8); `COURIER_FAULTS_FULL=1` runs the full size, 300 orders from 16 clients. The one-line
-//! summary is printed and written to `.data/logs/faults-summary.txt`.
+//! summary is printed and written to `.data/logs/faults-summary.txt` (`faults-cluster-summary.txt`
+//! for the cluster).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -20,11 +27,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use courier_tests::supervisor::{Postgres, Service, free_port, repo_root, temporal_dev_server};
+use courier_tests::supervisor::{
+    Postgres, Service, free_port, repo_root, temporal_dev_server, until,
+};
 use courier_tests::{DECLINED_CARD, GOOD_CARD, pizza_order};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::PgPool;
+use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
 use tokio::sync::Mutex;
 
 const OPERATOR_TOKEN: &str = "faults-operator-token";
@@ -88,16 +98,25 @@ fn plan(i: usize) -> Plan {
 /// Everything the suite runs, and what it did to it.
 struct World {
     pg: Postgres,
-    temporal: Service,
+    /// The suite's own dev server; `None` on the cluster.
+    temporal: Option<Service>,
+    temporal_address: String,
     sandbox: Service,
-    worker: Service,
-    api: Service,
+    workers: Vec<Service>,
+    apis: Vec<Service>,
     courier_db: PgPool,
     payments_db: PgPool,
     outages: u32,
+    history_kills: u32,
 }
 
-async fn start_world(dir: &std::path::Path) -> anyhow::Result<World> {
+impl World {
+    fn cluster(&self) -> bool {
+        self.temporal.is_none()
+    }
+}
+
+async fn start_world(dir: &std::path::Path, cluster: Option<String>) -> anyhow::Result<World> {
     let pg = Postgres::init(dir, free_port()?)?;
     pg.start()?;
     let admin = PgPool::connect(&pg.url("postgres")).await?;
@@ -107,12 +126,22 @@ async fn start_world(dir: &std::path::Path) -> anyhow::Result<World> {
             .await?;
     }
     admin.close().await;
-    let mut temporal = temporal_dev_server(dir, free_port()?)?;
-    temporal.start().await?;
-    let temporal_address = format!("127.0.0.1:{}", temporal.port);
+    let (temporal, temporal_address) = match cluster {
+        Some(address) => (None, address),
+        None => {
+            let mut temporal = temporal_dev_server(dir, free_port()?)?;
+            temporal.start().await?;
+            let address = format!("127.0.0.1:{}", temporal.port);
+            (Some(temporal), address)
+        }
+    };
+    let replicas = if temporal.is_some() { 1 } else { 2 };
+    // A task queue of this run's own: a cluster outlives runs.
+    let task_queue = format!("courier-faults-{}", uuid::Uuid::new_v4().simple());
 
     let sandbox_port = free_port()?;
     let mut sandbox = Service::workspace_binary(
+        "payment-sandbox",
         "payment-sandbox",
         sandbox_port,
         vars(&[
@@ -124,53 +153,57 @@ async fn start_world(dir: &std::path::Path) -> anyhow::Result<World> {
     )?;
     sandbox.start().await?;
 
-    let common = [
-        ("DATABASE_URL", pg.url("courier")),
-        ("TEMPORAL_ADDRESS", temporal_address),
-        ("COURIER_TASK_QUEUE", "courier-faults".to_owned()),
-        ("RUST_LOG", "warn".to_owned()),
-    ];
-    let worker_port = free_port()?;
-    let mut worker_env: Vec<(String, String)> = common
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), v.clone()))
-        .collect();
-    worker_env.extend(vars(&[
-        (
-            "COURIER_WORKER_HTTP_ADDR",
-            &format!("127.0.0.1:{worker_port}"),
-        ),
-        (
-            "PAYMENT_PROVIDER_URL",
-            &format!("http://127.0.0.1:{sandbox_port}"),
-        ),
-        ("PAYMENT_PROVIDER_KEY", SANDBOX_KEY),
-        ("PAYMENT_PROVIDER_TIMEOUT_SECS", "5"),
-        ("COURIER_WORKER_SHUTDOWN_SECS", "1"),
-        ("COURIER_RECONCILE_EVERY_SECS", "0"),
-    ]));
-    let mut worker = Service::workspace_binary("courier-worker", worker_port, worker_env, dir)?;
-    worker.start().await?;
-
-    let api_port = free_port()?;
-    let mut api_env: Vec<(String, String)> = common
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), v.clone()))
-        .collect();
-    api_env.extend(vars(&[
-        ("COURIER_API_ADDR", &format!("127.0.0.1:{api_port}")),
-        ("COURIER_OPERATOR_TOKEN", OPERATOR_TOKEN),
-        // Every step rides out the faults rather than waiting for an operator.
-        ("COURIER_COMPENSATION_ATTEMPTS", "1000"),
-        ("COURIER_PAYOUT_ATTEMPTS", "1000"),
-        ("COURIER_RETRY_MAX_SECS", "2"),
-        ("COURIER_ACTIVITY_TIMEOUT_SECS", "10"),
-        ("COURIER_SHOP_ACCEPT_TIMEOUT_SECS", "600"),
-        ("COURIER_DISPATCH_TIMEOUT_SECS", "600"),
-        ("COURIER_PAYMENT_DEADLINE_SECS", "600"),
-    ]));
-    let mut api = Service::workspace_binary("courier-api", api_port, api_env, dir)?;
-    api.start().await?;
+    let common = vars(&[
+        ("DATABASE_URL", &pg.url("courier")),
+        ("TEMPORAL_ADDRESS", &temporal_address),
+        ("COURIER_TASK_QUEUE", &task_queue),
+        ("RUST_LOG", "warn"),
+    ]);
+    let mut workers = Vec::new();
+    for name in ["courier-worker-a", "courier-worker-b"]
+        .into_iter()
+        .take(replicas)
+    {
+        let port = free_port()?;
+        let mut env = common.clone();
+        env.extend(vars(&[
+            ("COURIER_WORKER_HTTP_ADDR", &format!("127.0.0.1:{port}")),
+            (
+                "PAYMENT_PROVIDER_URL",
+                &format!("http://127.0.0.1:{sandbox_port}"),
+            ),
+            ("PAYMENT_PROVIDER_KEY", SANDBOX_KEY),
+            ("PAYMENT_PROVIDER_TIMEOUT_SECS", "5"),
+            ("COURIER_WORKER_SHUTDOWN_SECS", "1"),
+            ("COURIER_RECONCILE_EVERY_SECS", "0"),
+        ]));
+        let mut worker = Service::workspace_binary("courier-worker", name, port, env, dir)?;
+        worker.start().await?;
+        workers.push(worker);
+    }
+    let mut apis = Vec::new();
+    for name in ["courier-api-a", "courier-api-b"]
+        .into_iter()
+        .take(replicas)
+    {
+        let port = free_port()?;
+        let mut env = common.clone();
+        env.extend(vars(&[
+            ("COURIER_API_ADDR", &format!("127.0.0.1:{port}")),
+            ("COURIER_OPERATOR_TOKEN", OPERATOR_TOKEN),
+            // Every step rides out the faults rather than waiting for an operator.
+            ("COURIER_COMPENSATION_ATTEMPTS", "1000"),
+            ("COURIER_PAYOUT_ATTEMPTS", "1000"),
+            ("COURIER_RETRY_MAX_SECS", "2"),
+            ("COURIER_ACTIVITY_TIMEOUT_SECS", "10"),
+            ("COURIER_SHOP_ACCEPT_TIMEOUT_SECS", "600"),
+            ("COURIER_DISPATCH_TIMEOUT_SECS", "600"),
+            ("COURIER_PAYMENT_DEADLINE_SECS", "600"),
+        ]));
+        let mut api = Service::workspace_binary("courier-api", name, port, env, dir)?;
+        api.start().await?;
+        apis.push(api);
+    }
 
     let courier_db = PgPool::connect(&pg.url("courier")).await?;
     let payments_db = PgPool::connect(&pg.url("payments")).await?;
@@ -181,12 +214,14 @@ async fn start_world(dir: &std::path::Path) -> anyhow::Result<World> {
     Ok(World {
         pg,
         temporal,
+        temporal_address,
         sandbox,
-        worker,
-        api,
+        workers,
+        apis,
         courier_db,
         payments_db,
         outages: 0,
+        history_kills: 0,
     })
 }
 
@@ -203,6 +238,7 @@ fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
 #[derive(Clone)]
 struct Client {
     http: reqwest::Client,
+    /// The API this client talks to (clients are spread over the replicas).
     base: String,
     answers: Arc<AtomicUsize>,
 }
@@ -424,35 +460,88 @@ async fn drive(client: &Client, run: &str, i: usize) -> anyhow::Result<(String, 
     Ok((id, status))
 }
 
-/// The faults, in order, each once the clients have had `at` of their expected answers.
+/// The faults, in order, each once the clients have had a share of their expected answers.
 #[derive(Debug, Clone, Copy)]
 enum Fault {
-    KillWorker,
+    /// `SIGKILL` of a worker. With two, it stays down while the other carries the orders on.
+    KillWorker(usize),
     ProviderOutage,
-    KillApi,
+    KillApi(usize),
     RestartPostgres,
+    /// The dev server killed and started again on its database file.
     RestartTemporal,
+    /// The cluster's history service killed (`scripts/cluster kill history`) and restarted.
+    KillHistory,
 }
 
-const FAULTS: [(f64, Fault); 7] = [
-    (0.08, Fault::KillWorker),
+const DEV_FAULTS: [(f64, Fault); 7] = [
+    (0.08, Fault::KillWorker(0)),
     (0.18, Fault::ProviderOutage),
-    (0.30, Fault::KillApi),
-    (0.40, Fault::KillWorker),
+    (0.30, Fault::KillApi(0)),
+    (0.40, Fault::KillWorker(0)),
     (0.52, Fault::RestartPostgres),
     (0.64, Fault::RestartTemporal),
-    (0.76, Fault::KillWorker),
+    (0.76, Fault::KillWorker(0)),
 ];
 
-async fn inject(world: &Mutex<World>, fault: Fault, sandbox: &str) -> anyhow::Result<()> {
+const CLUSTER_FAULTS: [(f64, Fault); 7] = [
+    (0.08, Fault::KillWorker(0)),
+    (0.25, Fault::KillHistory),
+    (0.35, Fault::ProviderOutage),
+    (0.45, Fault::KillApi(1)),
+    (0.55, Fault::KillWorker(1)),
+    (0.68, Fault::RestartPostgres),
+    (0.78, Fault::KillHistory),
+];
+
+async fn inject(
+    world: &Mutex<World>,
+    fault: Fault,
+    sandbox: &str,
+    answers: &AtomicUsize,
+    orders: usize,
+) -> anyhow::Result<()> {
     let mut w = world.lock().await;
     match fault {
-        Fault::KillWorker => w.worker.kill_and_restart().await,
-        Fault::KillApi => w.api.kill_and_restart().await,
+        Fault::KillWorker(i) if w.workers.len() > 1 => {
+            w.workers[i].kill()?;
+            drop(w);
+            // The other worker alone moves orders on: wait for a tenth of the run's answers.
+            let from = answers.load(Ordering::SeqCst);
+            let moved = until(
+                "orders moving on one worker",
+                Duration::from_secs(120),
+                || answers.load(Ordering::SeqCst) >= from + orders * 4 / 10,
+            )
+            .await;
+            let mut w = world.lock().await;
+            w.workers[i].start().await?;
+            moved
+        }
+        Fault::KillWorker(i) => w.workers[i].kill_and_restart().await,
+        Fault::KillApi(i) => w.apis[i].kill_and_restart().await,
         Fault::RestartPostgres => w.pg.crash_and_restart(),
         Fault::RestartTemporal => {
-            w.temporal.kill_and_restart().await?;
             // Neither the worker nor the API is restarted: they must reconnect by themselves.
+            w.temporal
+                .as_mut()
+                .context("the dev server")?
+                .kill_and_restart()
+                .await
+        }
+        Fault::KillHistory => {
+            for action in ["kill", "restart"] {
+                let out = std::process::Command::new(repo_root().join("scripts/cluster"))
+                    .args([action, "history"])
+                    .output()?;
+                if !out.status.success() {
+                    bail!(
+                        "scripts/cluster {action} history: {}",
+                        String::from_utf8_lossy(&out.stderr)
+                    );
+                }
+            }
+            w.history_kills += 1;
             Ok(())
         }
         Fault::ProviderOutage => {
@@ -465,7 +554,7 @@ async fn inject(world: &Mutex<World>, fault: Fault, sandbox: &str) -> anyhow::Re
             };
             switch(true).await?.error_for_status()?;
             w.outages += 1;
-            // Down until the worker has seen at least two steps fail against it (or 20 s).
+            // Down until the workers have seen at least two steps fail against it (or 20 s).
             let db = w.courier_db.clone();
             drop(w);
             let end = tokio::time::Instant::now() + Duration::from_secs(20);
@@ -499,15 +588,32 @@ async fn money_is_never_lost_while_processes_crash() -> anyhow::Result<()> {
     let dir =
         std::env::temp_dir().join(format!("courier-faults-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir)?;
-    let world = start_world(&dir).await?;
-    let api_base = format!("http://127.0.0.1:{}", world.api.port);
+    let cluster = std::env::var("COURIER_FAULTS_CLUSTER")
+        .ok()
+        .filter(|a| !a.is_empty());
+    let faults = if cluster.is_some() {
+        CLUSTER_FAULTS
+    } else {
+        DEV_FAULTS
+    };
+    let world = start_world(&dir, cluster).await?;
+    let bases: Vec<String> = world
+        .apis
+        .iter()
+        .map(|api| format!("http://127.0.0.1:{}", api.port))
+        .collect();
     let sandbox_base = format!("http://127.0.0.1:{}", world.sandbox.port);
+    let summary_file = if world.cluster() {
+        "faults-cluster-summary.txt"
+    } else {
+        "faults-summary.txt"
+    };
     let world = Arc::new(Mutex::new(world));
     let run = uuid::Uuid::new_v4().simple().to_string();
 
     let client = Client {
         http: reqwest::Client::new(),
-        base: api_base,
+        base: String::new(),
         answers: Arc::new(AtomicUsize::new(0)),
     };
     // About four answered requests per order.
@@ -516,8 +622,13 @@ async fn money_is_never_lost_while_processes_crash() -> anyhow::Result<()> {
     let outcomes = Arc::new(Mutex::new(BTreeMap::<usize, (String, String)>::new()));
     let mut clients = tokio::task::JoinSet::new();
     for _ in 0..size.clients {
-        let (client, next, outcomes, run) =
-            (client.clone(), next.clone(), outcomes.clone(), run.clone());
+        let (client, next, outcomes, run, bases) = (
+            client.clone(),
+            next.clone(),
+            outcomes.clone(),
+            run.clone(),
+            bases.clone(),
+        );
         let total = size.orders;
         clients.spawn(async move {
             loop {
@@ -525,6 +636,10 @@ async fn money_is_never_lost_while_processes_crash() -> anyhow::Result<()> {
                 if i >= total {
                     return anyhow::Ok(());
                 }
+                let client = Client {
+                    base: bases[i % bases.len()].clone(),
+                    ..client.clone()
+                };
                 let outcome = drive(&client, &run, i)
                     .await
                     .with_context(|| format!("order {i}"))?;
@@ -539,7 +654,7 @@ async fn money_is_never_lost_while_processes_crash() -> anyhow::Result<()> {
         let total = size.orders;
         tokio::spawn(async move {
             let mut injected = Vec::new();
-            for (at, fault) in FAULTS {
+            for (at, fault) in faults {
                 let threshold = (expected_answers as f64 * at) as usize;
                 while answers.load(Ordering::SeqCst) < threshold {
                     if finished.load(Ordering::SeqCst) > total + size.clients {
@@ -547,7 +662,7 @@ async fn money_is_never_lost_while_processes_crash() -> anyhow::Result<()> {
                     }
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
-                inject(&world, fault, &sandbox_base)
+                inject(&world, fault, &sandbox_base, &answers, total)
                     .await
                     .with_context(|| format!("{fault:?}"))?;
                 injected.push(fault);
@@ -578,10 +693,10 @@ async fn money_is_never_lost_while_processes_crash() -> anyhow::Result<()> {
     println!("{summary}");
     let logs = repo_root().join(".data/logs");
     std::fs::create_dir_all(&logs)?;
-    std::fs::write(logs.join("faults-summary.txt"), format!("{summary}\n"))?;
+    std::fs::write(logs.join(summary_file), format!("{summary}\n"))?;
     assert_eq!(
         injected.len(),
-        FAULTS.len(),
+        faults.len(),
         "every fault was injected: {injected:?}"
     );
     drop(world);
@@ -707,8 +822,8 @@ async fn verify(
         ));
     }
     // The read model equals each workflow's own view.
-    let temporal =
-        courier_tests::temporal_client_at(&format!("127.0.0.1:{}", world.temporal.port)).await?;
+    let temporal = courier_tests::temporal_client_at(&world.temporal_address).await?;
+    let mut identities: BTreeMap<String, usize> = BTreeMap::new();
     for (id, (status, _, seq)) in &known {
         let view = temporal
             .get_workflow_handle::<courier_workflows::OrderWorkflow>(format!("order-{id}"))
@@ -719,6 +834,26 @@ async fn verify(
             )
             .await
             .with_context(|| format!("querying order {id}"))?;
+        // Which workers ran the order's workflow tasks (the SDK's identity, `pid@host`).
+        let history = temporal
+            .get_workflow_handle::<courier_workflows::OrderWorkflow>(format!("order-{id}"))
+            .fetch_history(temporalio_client::WorkflowFetchHistoryOptions::default())
+            .into_events()
+            .await?;
+        let mut ran: Vec<String> = history
+            .iter()
+            .filter_map(|e| match &e.attributes {
+                Some(Attributes::WorkflowTaskCompletedEventAttributes(a)) => {
+                    Some(a.identity.clone())
+                }
+                _ => None,
+            })
+            .collect();
+        ran.sort();
+        ran.dedup();
+        for identity in ran {
+            *identities.entry(identity).or_default() += 1;
+        }
         if view.status.as_str() != status || view.seq != *seq {
             problems.push(format!(
                 "{id}: read model {status}#{seq}, workflow {}#{}",
@@ -727,20 +862,34 @@ async fn verify(
             ));
         }
     }
+    if world.cluster() && world.workers.len() > 1 && identities.len() < 2 {
+        problems.push(format!(
+            "the orders did not spread over both workers: {identities:?}"
+        ));
+    }
     let count = |s: &str| outcomes.values().filter(|(_, seen)| seen == s).count();
+    let kills = |services: &[Service]| services.iter().map(|s| s.kills).sum::<u32>();
+    let temporal = match &world.temporal {
+        Some(dev) => format!("dev server restarts {}", dev.kills),
+        None => format!("history kills {}", world.history_kills),
+    };
     let summary = format!(
-        "faults: {} orders ({} delivered, {} cancelled, {} rejected, {} declined); \
-         worker kills {}, api kills {}, postgres restarts {}, temporal restarts {}, provider outages {}; \
-         lost {lost}, double charges {double_charges}, double payouts {double_payouts}, stuck {stuck}",
+        "faults{}: {} orders ({} delivered, {} cancelled, {} rejected, {} declined) on {} worker(s) \
+         and {} API(s), workflow tasks run by {} worker processes; worker kills {}, api kills {}, \
+         postgres restarts {}, {temporal}, provider outages {}; lost {lost}, double charges \
+         {double_charges}, double payouts {double_payouts}, stuck {stuck}",
+        if world.cluster() { " (cluster)" } else { "" },
         outcomes.len(),
         count("DELIVERED"),
         count("CANCELLED"),
         count("REJECTED"),
         count("PAYMENT_DECLINED"),
-        world.worker.kills,
-        world.api.kills,
+        world.workers.len(),
+        world.apis.len(),
+        identities.len(),
+        kills(&world.workers),
+        kills(&world.apis),
         world.pg.restarts,
-        world.temporal.kills,
         world.outages,
     );
     if !problems.is_empty() {

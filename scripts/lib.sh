@@ -7,7 +7,9 @@ temporal="$tools/bin/temporal"
 temporal_version="v1.5.1"
 pg_port="${COURIER_PG_PORT:-5433}"
 
-say() { printf '\033[1m[%s]\033[0m %s\n' "$(basename "$0")" "$*"; }
+# Messages go to stderr, so that one said inside `$(...)` (start_temporal, start_mailpit print a
+# pid on stdout) still reaches the terminal.
+say() { printf '\033[1m[%s]\033[0m %s\n' "$(basename "$0")" "$*" >&2; }
 
 # wait_for SECONDS COMMAND...: retries COMMAND until it succeeds, or fails after SECONDS.
 wait_for() {

@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034  # variables for the scripts that source this file
 # Shared by the scripts in this folder. Source it; it defines functions and paths only.
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2154  # root, data, tools and say come from lib.sh
 # The notification peers for tests, on loopback: Mailpit (an SMTP server whose REST API shows what it
 # received) and Prism (a mock of Twilio's REST API that validates requests against Twilio's OpenAPI
 # description in shared/third_party/twilio). Source it after lib.sh: it uses `root`, `say` and

@@ -269,6 +269,11 @@ impl Client {
     }
 
     async fn status(&self, order_id: &str) -> Option<String> {
+        let order = self.order(order_id).await?;
+        order["status"].as_str().map(str::to_owned)
+    }
+
+    async fn order(&self, order_id: &str) -> Option<Value> {
         let response = self
             .http
             .get(format!("{}/orders/{order_id}", self.base))
@@ -279,8 +284,22 @@ impl Client {
         if response.status() != StatusCode::OK {
             return None;
         }
-        let body: Value = response.json().await.ok()?;
-        body["status"].as_str().map(str::to_owned)
+        response.json().await.ok()
+    }
+
+    /// Waits until the order has its rider (who was paid and set off): the rider's cue to pick
+    /// up. The status alone does not say it: `READY` and `RIDER_ASSIGNED` come in either order.
+    async fn wait_for_rider(&self, order_id: &str) -> anyhow::Result<()> {
+        loop {
+            if self
+                .order(order_id)
+                .await
+                .is_some_and(|o| o["rider"].is_object())
+            {
+                return Ok(());
+            }
+            backoff().await;
+        }
     }
 
     /// Places the order until the API gives a definite answer: `(order id, status)`.
@@ -429,14 +448,7 @@ async fn drive(client: &Client, run: &str, i: usize) -> anyhow::Result<(String, 
                     &["READY", "PICKED_UP", "DELIVERED"],
                 )
                 .await?;
-            client
-                .wait_for(&id, |s| {
-                    matches!(s, "RIDER_ASSIGNED" | "READY" | "PICKED_UP" | "DELIVERED")
-                })
-                .await?;
-            client
-                .wait_for(&id, |s| s != "ACCEPTED" && s != "RIDER_ASSIGNED")
-                .await?;
+            client.wait_for_rider(&id).await?;
             client
                 .act(
                     &id,

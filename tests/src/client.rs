@@ -184,15 +184,30 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = anyhow::Result<bool>>,
 {
+    let found = poll_until(deadline, || {
+        let checked = check();
+        async move { Ok(checked.await?.then_some(())) }
+    })
+    .await?;
+    Ok(found.is_some())
+}
+
+/// Calls `attempt` until it answers something or `deadline` passes (`None`), on the same brisk
+/// tick as [`wait_until`].
+pub async fn poll_until<T, F, Fut>(deadline: Duration, mut attempt: F) -> anyhow::Result<Option<T>>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = anyhow::Result<Option<T>>>,
+{
     let give_up = tokio::time::Instant::now() + deadline;
     let mut tick = tokio::time::interval(POLL);
     loop {
         tick.tick().await;
-        if check().await? {
-            return Ok(true);
+        if let Some(answer) = attempt().await? {
+            return Ok(Some(answer));
         }
         if tokio::time::Instant::now() >= give_up {
-            return Ok(false);
+            return Ok(None);
         }
     }
 }

@@ -33,7 +33,7 @@ use temporalio_client::Client;
 use tokio::sync::oneshot;
 use twilio_proxy::TwilioProxy;
 
-pub use client::wait_until;
+pub use client::{poll_until, wait_until};
 pub use harness::{TestOptions, WorkerHandle, temporal_client, temporal_client_at};
 pub use peeks::ReceivedEmail;
 pub use scenarios::{PIZZA_ORDER_TOTAL, pizza_order};

@@ -41,18 +41,19 @@ pub fn listening(port: u16) -> bool {
     .is_ok()
 }
 
-/// Polls `ready` (briskly) until it holds or `deadline` passes.
+/// Waits (with [`crate::wait_until`]) until `ready` holds, or fails naming `what` at `deadline`.
 pub async fn until(
     what: &str,
     deadline: Duration,
     mut ready: impl FnMut() -> bool,
 ) -> anyhow::Result<()> {
-    let end = tokio::time::Instant::now() + deadline;
-    while !ready() {
-        if tokio::time::Instant::now() > end {
-            bail!("{what} not ready within {deadline:?}");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    let ready = crate::wait_until(deadline, || {
+        let now = ready();
+        async move { Ok(now) }
+    })
+    .await?;
+    if !ready {
+        bail!("{what} not ready within {deadline:?}");
     }
     Ok(())
 }

@@ -30,7 +30,7 @@ use anyhow::{Context, bail};
 use courier_tests::supervisor::{
     Postgres, Service, free_port, repo_root, temporal_dev_server, until,
 };
-use courier_tests::{DECLINED_CARD, GOOD_CARD, pizza_order};
+use courier_tests::{DECLINED_CARD, GOOD_CARD, pizza_order, poll_until, wait_until};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -290,43 +290,38 @@ impl Client {
     /// Waits until the order has its rider (who was paid and set off): the rider's cue to pick
     /// up. The status alone does not say it: `READY` and `RIDER_ASSIGNED` come in either order.
     async fn wait_for_rider(&self, order_id: &str) -> anyhow::Result<()> {
-        loop {
-            if self
-                .order(order_id)
-                .await
-                .is_some_and(|o| o["rider"].is_object())
-            {
-                return Ok(());
-            }
-            backoff().await;
-        }
+        retry("waiting for a rider", || async move {
+            let order = self.order(order_id).await;
+            Ok(order.filter(|o| o["rider"].is_object()).map(|_| ()))
+        })
+        .await
     }
 
     /// Places the order until the API gives a definite answer: `(order id, status)`.
     async fn place(&self, key: &str, body: &Value) -> anyhow::Result<(String, String)> {
-        loop {
+        retry("placing", || async move {
             match self.send("/orders", Some(key), body).await {
                 Some((s, answer)) if s.is_success() => {
-                    let id = answer["order_id"]
-                        .as_str()
-                        .context("an order id")?
-                        .to_owned();
-                    return Ok((id, answer["status"].as_str().unwrap_or("").to_owned()));
+                    let id = answer["order_id"].as_str().context("an order id")?;
+                    let status = answer["status"].as_str().unwrap_or("");
+                    Ok(Some((id.to_owned(), status.to_owned())))
                 }
                 Some((StatusCode::PAYMENT_REQUIRED, answer)) => {
                     let id = answer["error"]["order_id"]
                         .as_str()
-                        .context("a declined order's id")?
-                        .to_owned();
-                    return Ok((id, "PAYMENT_DECLINED".to_owned()));
+                        .context("a declined order's id")?;
+                    Ok(Some((id.to_owned(), "PAYMENT_DECLINED".to_owned())))
                 }
                 Some((StatusCode::CONFLICT, answer))
-                    if answer["error"]["code"] == "idempotency_key_busy" => {}
+                    if answer["error"]["code"] == "idempotency_key_busy" =>
+                {
+                    Ok(None)
+                }
                 Some((status, answer)) => bail!("placing answered {status}: {answer}"),
-                None => {}
+                None => Ok(None),
             }
-            backoff().await;
-        }
+        })
+        .await
     }
 
     /// Sends an action until it is done: `200`, or a `409` while the order already shows one of
@@ -338,41 +333,42 @@ impl Client {
         body: Value,
         done: &[&str],
     ) -> anyhow::Result<()> {
-        loop {
-            match self.send(path, None, &body).await {
-                Some((StatusCode::OK | StatusCode::ACCEPTED, _)) => return Ok(()),
-                Some((StatusCode::CONFLICT, answer)) => {
-                    if let Some(status) = self.status(order_id).await {
-                        if done.contains(&status.as_str()) {
-                            return Ok(());
-                        }
-                        if FINAL.contains(&status.as_str()) {
-                            bail!("{path}: the order ended {status}: {answer}");
-                        }
+        let body = &body;
+        retry(path, || async move {
+            match self.send(path, None, body).await {
+                Some((StatusCode::OK | StatusCode::ACCEPTED, _)) => Ok(Some(())),
+                Some((StatusCode::CONFLICT, answer)) => match self.status(order_id).await {
+                    Some(status) if done.contains(&status.as_str()) => Ok(Some(())),
+                    Some(status) if FINAL.contains(&status.as_str()) => {
+                        bail!("{path}: the order ended {status}: {answer}")
                     }
-                }
+                    _ => Ok(None),
+                },
                 Some((status, answer)) => bail!("{path} answered {status}: {answer}"),
-                None => {}
+                None => Ok(None),
             }
-            backoff().await;
-        }
+        })
+        .await
     }
 
     async fn wait_for(&self, order_id: &str, ok: impl Fn(&str) -> bool) -> anyhow::Result<String> {
-        loop {
-            if let Some(status) = self.status(order_id).await
-                && ok(&status)
-            {
-                return Ok(status);
-            }
-            backoff().await;
-        }
+        let ok = &ok;
+        retry("waiting for a status", || async move {
+            Ok(self.status(order_id).await.filter(|s| ok(s)))
+        })
+        .await
     }
 }
 
-/// A real app's pause between retries.
-async fn backoff() {
-    tokio::time::sleep(Duration::from_millis(200)).await;
+/// A real app's retry loop: `attempt` again (on the harness's polling tick) until it answers,
+/// for as long as the run may last.
+async fn retry<T, Fut>(what: &str, attempt: impl FnMut() -> Fut) -> anyhow::Result<T>
+where
+    Fut: std::future::Future<Output = anyhow::Result<Option<T>>>,
+{
+    poll_until(RUN_DEADLINE, attempt)
+        .await?
+        .with_context(|| format!("{what}: no answer within the run's deadline"))
 }
 
 /// One customer's order, with the shop and the rider playing along: its id and final status.
@@ -569,18 +565,15 @@ async fn inject(
             // Down until the workers have seen at least two steps fail against it (or 20 s).
             let db = w.courier_db.clone();
             drop(w);
-            let end = tokio::time::Instant::now() + Duration::from_secs(20);
-            while tokio::time::Instant::now() < end {
+            wait_until(Duration::from_secs(20), || async {
                 let failing: i64 =
                     sqlx::query_scalar("SELECT count(*) FROM operations.failing_steps")
                         .fetch_one(&db)
                         .await
                         .unwrap_or(0);
-                if failing >= 2 {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
+                Ok(failing >= 2)
+            })
+            .await?;
             switch(false).await?.error_for_status()?;
             Ok(())
         }
@@ -668,11 +661,15 @@ async fn money_is_never_lost_while_processes_crash() -> anyhow::Result<()> {
             let mut injected = Vec::new();
             for (at, fault) in faults {
                 let threshold = (expected_answers as f64 * at) as usize;
-                while answers.load(Ordering::SeqCst) < threshold {
-                    if finished.load(Ordering::SeqCst) > total + size.clients {
-                        return anyhow::Ok(injected);
-                    }
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+                let reached = || answers.load(Ordering::SeqCst) >= threshold;
+                let done = || finished.load(Ordering::SeqCst) > total + size.clients;
+                wait_until(RUN_DEADLINE, || {
+                    let now = reached() || done();
+                    async move { Ok(now) }
+                })
+                .await?;
+                if !reached() {
+                    return anyhow::Ok(injected);
                 }
                 inject(&world, fault, &sandbox_base, &answers, total)
                     .await

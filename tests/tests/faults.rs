@@ -391,6 +391,17 @@ async fn drive(client: &Client, run: &str, i: usize) -> anyhow::Result<(String, 
     }
     client.wait_for(&id, |s| s != "PAYMENT_PENDING").await?;
     let shop = |action: &str| format!("/shops/napoli-oven/orders/{id}/{action}");
+    let cancel = |reason: &'static str| {
+        let path = format!("/orders/{id}/cancel");
+        let id = id.clone();
+        let client = client.clone();
+        async move {
+            let done = ["CANCELLING", "CANCELLED"];
+            client
+                .act(&id, &path, json!({ "reason": reason }), &done)
+                .await
+        }
+    };
     let after_accept = [
         "ACCEPTED",
         "RIDER_ASSIGNED",
@@ -400,14 +411,7 @@ async fn drive(client: &Client, run: &str, i: usize) -> anyhow::Result<(String, 
     ];
     match plan {
         Plan::CancelBeforeAccept => {
-            client
-                .act(
-                    &id,
-                    &format!("/orders/{id}/cancel"),
-                    json!({"reason": "changed my mind"}),
-                    &["CANCELLING", "CANCELLED"],
-                )
-                .await?;
+            cancel("changed my mind").await?;
         }
         Plan::Reject => {
             client
@@ -423,14 +427,7 @@ async fn drive(client: &Client, run: &str, i: usize) -> anyhow::Result<(String, 
             client
                 .act(&id, &shop("accept"), json!({}), &after_accept)
                 .await?;
-            client
-                .act(
-                    &id,
-                    &format!("/orders/{id}/cancel"),
-                    json!({"reason": "too slow"}),
-                    &["CANCELLING", "CANCELLED"],
-                )
-                .await?;
+            cancel("too slow").await?;
         }
         Plan::Deliver => {
             client

@@ -14,6 +14,18 @@ async fn admin(
     app.admin(method, path, body).await
 }
 
+/// The order's entry in the stuck list (`null` while it is not listed).
+async fn stuck_entry(app: &TestApp, order_id: &str) -> anyhow::Result<Value> {
+    let (_, body) = admin(app, reqwest::Method::GET, "/admin/orders/stuck", None).await?;
+    Ok(body["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["order_id"] == order_id)
+        .cloned()
+        .unwrap_or(Value::Null))
+}
+
 fn why(reason: &str) -> Option<Value> {
     Some(json!({ "operator": "ops-kim", "reason": reason }))
 }
@@ -506,18 +518,8 @@ async fn a_workflow_task_that_keeps_failing_is_listed_as_stuck() -> anyhow::Resu
             WorkflowStartOptions::new(app.task_queue.clone(), format!("order-{id}")).build(),
         )
         .await?;
-    let stuck_entry = || async {
-        let (_, body) = admin(&app, reqwest::Method::GET, "/admin/orders/stuck", None).await?;
-        anyhow::Ok(
-            body["orders"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|o| o["order_id"] == id.to_string())
-                .cloned()
-                .unwrap_or(Value::Null),
-        )
-    };
+    let id = id.to_string();
+    let stuck_entry = || stuck_entry(&app, &id);
     let listed = courier_tests::wait_until(courier_tests::DEADLINE, || async {
         Ok(stuck_entry().await?["kind"] == "workflow_task_failing")
     })
@@ -592,18 +594,7 @@ async fn a_local_step_that_keeps_failing_is_listed_as_stuck_until_it_recovers() 
         .await?;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     let id = body["order_id"].as_str().unwrap().to_owned();
-    let entry = || async {
-        let (_, body) = admin(&app, reqwest::Method::GET, "/admin/orders/stuck", None).await?;
-        anyhow::Ok(
-            body["orders"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|o| o["order_id"] == id.as_str())
-                .cloned()
-                .unwrap_or(Value::Null),
-        )
-    };
+    let entry = || stuck_entry(&app, &id);
     let listed = courier_tests::wait_until(courier_tests::DEADLINE, || async {
         Ok(entry().await?["kind"] == "activity_failing")
     })

@@ -63,6 +63,15 @@ async fn admin_endpoints_refuse_requests_without_the_operator_token() -> anyhow:
             reqwest::Method::POST,
             "/admin/read-model/rebuild".to_owned(),
         ),
+        (
+            reqwest::Method::POST,
+            format!("/admin/orders/{id}/compensate"),
+        ),
+        (reqwest::Method::GET, "/admin/reconciliation".to_owned()),
+        (
+            reqwest::Method::POST,
+            "/admin/reconciliation/run".to_owned(),
+        ),
     ] {
         for token in [None, Some("wrong-token")] {
             let mut request = app
@@ -81,7 +90,9 @@ async fn admin_endpoints_refuse_requests_without_the_operator_token() -> anyhow:
             let body: Value = response.json().await?;
             assert_eq!(body["error"]["code"], "unauthorized");
             assert!(
-                body.get("orders").is_none() && body.get("entries").is_none(),
+                body.get("orders").is_none()
+                    && body.get("entries").is_none()
+                    && body.get("findings").is_none(),
                 "no data leaks: {body}"
             );
         }

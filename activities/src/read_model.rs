@@ -29,10 +29,10 @@ pub async fn project_in(conn: &mut PgConnection, view: &OrderView) -> Result<(),
     sqlx::query(
         "INSERT INTO orders.orders (order_id, customer_id, shop_id, status, items, total_minor, \
            currency, delivery_address, rider, reason, attention, created_at, updated_at, seq, \
-           timeline) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
+           timeline, cause) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
          ON CONFLICT (order_id) DO UPDATE SET status = EXCLUDED.status, rider = EXCLUDED.rider, \
-           reason = EXCLUDED.reason, attention = EXCLUDED.attention, \
+           reason = EXCLUDED.reason, cause = EXCLUDED.cause, attention = EXCLUDED.attention, \
            updated_at = EXCLUDED.updated_at, seq = EXCLUDED.seq, timeline = EXCLUDED.timeline, \
            projected_at = now() \
          WHERE orders.orders.seq < EXCLUDED.seq",
@@ -52,6 +52,7 @@ pub async fn project_in(conn: &mut PgConnection, view: &OrderView) -> Result<(),
     .bind(view.updated_at)
     .bind(view.seq)
     .bind(Json(&view.timeline))
+    .bind(view.cause.as_ref().map(Json))
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -76,10 +77,12 @@ pub async fn view(db: &PgPool, order_id: uuid::Uuid) -> Result<Option<OrderView>
         chrono::DateTime<chrono::Utc>,
         Json<Vec<courier_workflows::order::TimelineEntry>>,
         i64,
+        Option<Json<courier_workflows::order::Cause>>,
     );
     let row: Option<Row> = sqlx::query_as(
         "SELECT order_id, customer_id, shop_id, status, items, total_minor, currency, \
-           delivery_address, rider, reason, attention, created_at, updated_at, timeline, seq \
+           delivery_address, rider, reason, attention, created_at, updated_at, timeline, seq, \
+           cause \
          FROM orders.orders WHERE order_id = $1",
     )
     .bind(order_id)
@@ -101,6 +104,7 @@ pub async fn view(db: &PgPool, order_id: uuid::Uuid) -> Result<Option<OrderView>
         delivery_address: DeliveryAddress::parse(&r.7).map_err(|_| invalid("address"))?,
         rider: r.8.map(|j| j.0),
         reason: r.9,
+        cause: r.15.map(|j| j.0),
         attention: r.10.map(|j| j.0),
         created_at: r.11,
         updated_at: r.12,

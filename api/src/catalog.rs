@@ -2,8 +2,10 @@
 
 use serde::Serialize;
 use sqlx::PgPool;
+use utoipa::ToSchema;
 
-#[derive(Debug, Serialize, sqlx::FromRow)]
+/// A shop customers can order from.
+#[derive(Debug, Serialize, sqlx::FromRow, ToSchema)]
 pub struct Shop {
     pub shop_id: String,
     pub name: String,
@@ -11,12 +13,15 @@ pub struct Shop {
     pub address: String,
 }
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+/// An item on a shop's menu, with what is in stock today.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
 pub struct MenuItem {
     pub menu_item_id: String,
     pub name: String,
+    /// The price in minor units of `currency`.
     pub price_minor: i64,
     pub currency: String,
+    /// How many can still be ordered (reservations already taken off).
     pub stock: i64,
 }
 

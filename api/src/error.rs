@@ -1,23 +1,28 @@
 //! The API's one error type: every failure answers `{"error": {"code", "message", ...}}` with a
-//! fitting status, and a 500 never carries internals (they go to the log).
+//! fitting status and a code from [`ErrorCode`], and a 500 never carries internals (they go to the
+//! log).
 
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use courier_workflows::codes::ErrorCode;
 use courier_workflows::domain::InvalidField;
+use serde::Serialize;
 use serde_json::{Map, Value, json};
+use utoipa::ToSchema;
 
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
-    /// Extra members of the error object (`field`, `order_id`, `menu_item_id`, ...).
+    /// Extra members of the error object (`field`, `order_id`, `menu_item_id`), as [`ErrorDetail`]
+    /// describes them.
     pub extra: Map<String, Value>,
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
             status,
             code,
@@ -32,11 +37,20 @@ impl ApiError {
     }
 
     pub fn invalid(field: &str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", message).with("field", field)
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::InvalidRequest,
+            message,
+        )
+        .with("field", field)
     }
 
     pub fn order_not_found() -> Self {
-        Self::new(StatusCode::NOT_FOUND, "order_not_found", "no such order")
+        Self::new(
+            StatusCode::NOT_FOUND,
+            ErrorCode::OrderNotFound,
+            "no such order",
+        )
     }
 
     /// Logs the cause and answers a bare 500.
@@ -44,7 +58,7 @@ impl ApiError {
         tracing::error!(error = %cause, "{context}");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
+            ErrorCode::Internal,
             "something went wrong on our side; the request can be retried",
         )
     }
@@ -79,3 +93,26 @@ impl IntoResponse for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// Every error answer: `{"error": {"code", "message", ...}}`.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+/// What went wrong: a code to branch on, a sentence for people, and what it concerns.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorDetail {
+    pub code: ErrorCode,
+    pub message: String,
+    /// The request field at fault (`items[0].quantity`, `payment.card_number`, or `body` for the
+    /// body as a whole), for `invalid_request`, `unknown_shop` and `unknown_menu_item`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// The order the error concerns, when one was created (a declined or out-of-stock placement).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub order_id: Option<uuid::Uuid>,
+    /// The menu item that is unknown or out of stock.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub menu_item_id: Option<String>,
+}

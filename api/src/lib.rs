@@ -9,14 +9,15 @@
 //! - [`read_model`], [`catalog`]: the queries the API answers from.
 //! - [`workflow`]: the calls into order workflows and how their refusals map to HTTP.
 //! - [`admin`]: operator endpoints (stuck orders, retry, restart, cancel, terminate, rebuild).
-//! - [`metrics`]: Prometheus metrics; `openapi.json` (beside `src/`) describes every route.
-//! - [`error`], [`body`]: the error shape and the JSON body reader.
+//! - [`metrics`]: Prometheus metrics.
+//! - [`error`], [`extract`]: the error shape and codes, and how requests are read.
+//! - [`openapi`]: the description generated from the handlers (`api/openapi.json` is its snapshot).
 
 pub mod admin;
-pub mod body;
 pub mod catalog;
 pub mod cli;
 pub mod error;
+pub mod extract;
 pub mod metrics;
 pub mod placement;
 pub mod read_model;
@@ -32,6 +33,7 @@ use courier_workflows::reconciliation_workflow::ReconcilePolicy;
 use sqlx::PgPool;
 use temporalio_client::Client;
 use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
 
 /// The API's settings, from the environment (see the README for defaults).
 #[derive(Debug, Clone)]
@@ -158,10 +160,32 @@ impl AppState {
     }
 }
 
+/// Every route and its description: the public routes, and the admin routes behind the operator
+/// token when `state` is given.
+fn routes(state: Option<&AppState>) -> utoipa_axum::router::OpenApiRouter<AppState> {
+    let admin = admin::router();
+    let admin = match state {
+        Some(state) => admin.route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            admin::require_operator,
+        )),
+        None => admin,
+    };
+    utoipa_axum::router::OpenApiRouter::with_openapi(routes::ApiDoc::openapi())
+        .merge(routes::router())
+        .merge(admin)
+}
+
+/// The OpenAPI description of every route, generated from the handlers and their types (served
+/// at `/openapi.json`; `api/openapi.json` is its committed snapshot).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    routes(None).into_openapi()
+}
+
 pub fn app(state: AppState) -> Router {
-    routes::router()
-        .merge(admin::router(state.clone()))
-        .merge(routes::docs())
+    let (router, openapi) = routes(Some(&state)).split_for_parts();
+    routes::fallbacks(router)
+        .merge(routes::docs(openapi))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .with_state(state)
         .layer(TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {

@@ -90,6 +90,15 @@ pub async fn track(State(state): State<AppState>, request: Request, next: Next) 
     response
 }
 
+/// Prometheus metrics: requests by route, method and status, their latency, and orders by status.
+#[utoipa::path(
+    get, path = "/metrics", tag = "operations", operation_id = "getMetrics",
+    responses(
+        (status = 200, description = "The Prometheus text format.", body = String,
+            content_type = "text/plain; version=0.0.4"),
+        (status = 500, description = "`internal`", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn render(State(state): State<AppState>) -> ApiResult<Response> {
     let mut text = String::new();
     let mut buffer = Vec::new();

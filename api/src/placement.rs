@@ -13,6 +13,7 @@
 //!   nothing. Otherwise the order exists and the API answers `202` with its `Location`.
 
 use axum::http::{HeaderMap, StatusCode};
+use courier_workflows::codes::ErrorCode;
 use courier_workflows::domain::OrderId;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -95,7 +96,7 @@ pub async fn claim_key(state: &AppState, headers: &HeaderMap, body: &Value) -> A
         if stored_hash != hash {
             return Err(ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                "idempotency_key_reused",
+                ErrorCode::IdempotencyKeyReused,
                 "this Idempotency-Key was used with a different request",
             )
             .with("field", "Idempotency-Key"));
@@ -115,7 +116,7 @@ pub async fn claim_key(state: &AppState, headers: &HeaderMap, body: &Value) -> A
     }
     Err(ApiError::new(
         StatusCode::CONFLICT,
-        "idempotency_key_busy",
+        ErrorCode::IdempotencyKeyBusy,
         "this Idempotency-Key is being used by another request; retry",
     ))
 }

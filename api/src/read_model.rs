@@ -1,44 +1,71 @@
 //! The read side of orders: every answer about an order comes from here, never from Temporal.
 
 use chrono::{DateTime, Utc};
+use courier_workflows::domain::MenuItemId;
+use courier_workflows::order::{Attention, Cause, OrderLine, OrderStatus, Rider};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::PgPool;
+use sqlx::types::Json;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 /// An order as `GET /orders/{order_id}` shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct OrderDetails {
     pub order_id: Uuid,
     pub customer_id: String,
     pub shop_id: String,
+    #[schema(value_type = OrderStatus)]
     pub status: String,
-    pub items: Value,
+    pub items: Vec<OrderLine>,
+    /// The order's total in minor units of `currency` (KRW: won).
     pub total_minor: i64,
     pub currency: String,
     pub delivery_address: String,
-    pub rider: Option<Value>,
+    /// The rider carrying it, once one is assigned.
+    pub rider: Option<Rider>,
+    /// Why the order ended early, as a sentence (the shop's reason, a declined card, ...).
     pub reason: Option<String>,
+    /// The same, as data to branch on (`{"code": "out_of_stock", "menu_item_id": ...}`).
+    pub cause: Option<Cause>,
     /// The compensation step waiting for an operator, while `NEEDS_ATTENTION`.
-    pub attention: Option<Value>,
+    pub attention: Option<Attention>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Every status the order went through, oldest first.
     pub timeline: Vec<TimelineItem>,
 }
 
-#[derive(Debug, Serialize, Deserialize, sqlx::FromRow)]
+impl OrderDetails {
+    /// The order's line for `menu_item_id`.
+    pub fn line(&self, menu_item_id: &MenuItemId) -> Option<&OrderLine> {
+        self.items.iter().find(|l| &l.menu_item_id == menu_item_id)
+    }
+
+    /// Whether the order went through `status`.
+    pub fn was(&self, status: OrderStatus) -> bool {
+        self.timeline.iter().any(|t| t.status == status.as_str())
+    }
+}
+
+/// One status of an order's timeline, with when it happened.
+#[derive(Debug, Serialize, Deserialize, sqlx::FromRow, ToSchema)]
 pub struct TimelineItem {
+    #[schema(value_type = OrderStatus)]
     pub status: String,
     pub at: DateTime<Utc>,
 }
 
 /// One line of a list of orders (a customer's page, a shop's board).
-#[derive(Debug, Serialize, sqlx::FromRow)]
+#[derive(Debug, Serialize, sqlx::FromRow, ToSchema)]
 pub struct OrderSummary {
     pub order_id: Uuid,
     pub customer_id: String,
     pub shop_id: String,
+    #[schema(value_type = OrderStatus)]
     pub status: String,
+    #[schema(value_type = Vec<OrderLine>)]
     pub items: Value,
     pub total_minor: i64,
     pub currency: String,
@@ -52,23 +79,24 @@ struct OrderRow {
     customer_id: String,
     shop_id: String,
     status: String,
-    items: Value,
+    items: Json<Vec<OrderLine>>,
     total_minor: i64,
     currency: String,
     delivery_address: String,
-    rider: Option<Value>,
+    rider: Option<Json<Rider>>,
     reason: Option<String>,
-    attention: Option<Value>,
+    cause: Option<Json<Cause>>,
+    attention: Option<Json<Attention>>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
-    timeline: sqlx::types::Json<Vec<TimelineItem>>,
+    timeline: Json<Vec<TimelineItem>>,
 }
 
 /// The order with its timeline: one primary-key lookup (the status API's hot path).
 pub async fn order(db: &PgPool, order_id: Uuid) -> Result<Option<OrderDetails>, sqlx::Error> {
     let row: Option<OrderRow> = sqlx::query_as(
         "SELECT order_id, customer_id, shop_id, status, items, total_minor, currency, \
-           delivery_address, rider, reason, attention, created_at, updated_at, timeline \
+           delivery_address, rider, reason, cause, attention, created_at, updated_at, timeline \
          FROM orders.orders WHERE order_id = $1",
     )
     .bind(order_id)
@@ -79,13 +107,14 @@ pub async fn order(db: &PgPool, order_id: Uuid) -> Result<Option<OrderDetails>, 
         customer_id: row.customer_id,
         shop_id: row.shop_id,
         status: row.status,
-        items: row.items,
+        items: row.items.0,
         total_minor: row.total_minor,
         currency: row.currency,
         delivery_address: row.delivery_address,
-        rider: row.rider,
+        rider: row.rider.map(|r| r.0),
         reason: row.reason,
-        attention: row.attention,
+        cause: row.cause.map(|c| c.0),
+        attention: row.attention.map(|a| a.0),
         created_at: row.created_at,
         updated_at: row.updated_at,
         timeline: row.timeline.0,
@@ -146,7 +175,7 @@ pub async fn shop_orders(
 }
 
 /// One message of an order's notification log.
-#[derive(Debug, Serialize, sqlx::FromRow)]
+#[derive(Debug, Serialize, sqlx::FromRow, ToSchema)]
 pub struct Notification {
     pub status: String,
     pub audience: String,

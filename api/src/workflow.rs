@@ -4,8 +4,9 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 use courier_workflows::OrderWorkflow;
+use courier_workflows::codes::ErrorCode;
 use courier_workflows::domain::OrderId;
-use courier_workflows::order::{OrderRequest, OrderStatus, PaymentResult, Refusal, RefusalCode};
+use courier_workflows::order::{OrderRequest, OrderStatus, PaymentResult, Refusal};
 use temporalio_client::errors::{
     WorkflowInteractionError, WorkflowStartError, WorkflowUpdateError, WorkflowUpdateWithStartError,
 };
@@ -17,6 +18,7 @@ use temporalio_common::protos::temporal::api::enums::v1::WorkflowExecutionStatus
 use temporalio_common::{HasWorkflowDefinition, UpdateDefinition};
 
 use crate::error::ApiError;
+use crate::routes::StatusChange;
 
 /// What placing an order learned.
 pub enum Placed {
@@ -86,7 +88,7 @@ pub async fn act<U>(
     order_id: OrderId,
     update: U,
     input: U::Input,
-    ended_code: RefusalCode,
+    ended_code: ErrorCode,
 ) -> Result<OrderStatus, ApiError>
 where
     U: UpdateDefinition<
@@ -101,29 +103,29 @@ where
         .await;
     result.map_err(|err| match err {
         WorkflowUpdateError::Failed(failure) => match Refusal::parse(&failure.message) {
-            Some(r) if r.code == RefusalCode::WrongShop => ApiError::order_not_found(),
-            Some(r) if r.code == RefusalCode::WrongRider => {
-                ApiError::new(StatusCode::FORBIDDEN, "wrong_rider", r.message)
+            Some(r) if r.code == ErrorCode::WrongShop => ApiError::order_not_found(),
+            Some(r) if r.code == ErrorCode::WrongRider => {
+                ApiError::new(StatusCode::FORBIDDEN, r.code, r.message)
             }
-            Some(r) => ApiError::new(StatusCode::CONFLICT, r.code.as_str(), r.message),
+            Some(r) => ApiError::new(StatusCode::CONFLICT, r.code, r.message),
             None => ApiError::internal("order update failed", failure.message),
         },
         WorkflowUpdateError::NotFound(_) => ApiError::new(
             StatusCode::CONFLICT,
-            ended_code.as_str(),
+            ended_code,
             "the order has ended; it takes no more actions",
         ),
         other => ApiError::internal("order update failed", other),
     })
 }
 
-/// A shop's or rider's step on an order: answers `{"order_id", "status"}` with the new status.
+/// A shop's or rider's step on an order: answers the new status.
 pub async fn step<U>(
     client: &Client,
     order_id: OrderId,
     update: U,
     input: U::Input,
-) -> Result<axum::Json<serde_json::Value>, ApiError>
+) -> Result<axum::Json<StatusChange>, ApiError>
 where
     U: UpdateDefinition<
             Workflow = <OrderWorkflow as HasWorkflowDefinition>::Run,
@@ -136,12 +138,13 @@ where
         order_id,
         update,
         input,
-        RefusalCode::InvalidTransition,
+        ErrorCode::InvalidTransition,
     )
     .await?;
-    Ok(axum::Json(
-        serde_json::json!({ "order_id": order_id, "status": status }),
-    ))
+    Ok(axum::Json(StatusChange {
+        order_id: order_id.uuid(),
+        status,
+    }))
 }
 
 /// The handle of an order's workflow (`order-{order_id}`).

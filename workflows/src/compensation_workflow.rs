@@ -17,7 +17,7 @@ use crate::contracts::{
     NotificationPolicy, NotificationRequest, RecordStatus, RefundPayment, RefundRequest,
     ReleaseRider, ReleaseStock, StatusChange, WithdrawFromShopBoard, Withdrawal,
 };
-use crate::order::{OrderRequest, OrderStatus, OrderView, TimelineEntry};
+use crate::order::{Cause, OrderRequest, OrderStatus, OrderView, TimelineEntry};
 
 /// What to compensate: the order as it was placed (its workflow's input), its last view (the read
 /// model's), and why.
@@ -29,7 +29,7 @@ pub struct CompensationOrder {
 }
 
 /// How one undo step went.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StepOutcome {
     pub step: String,
     pub ok: bool,
@@ -85,6 +85,7 @@ impl OrderCompensationWorkflow {
         view.seq += 1;
         view.status = OrderStatus::Cancelled;
         view.reason = Some(order.reason.clone());
+        view.cause = Some(Cause::Compensated);
         view.attention = None;
         view.rider = None;
         view.updated_at = now;

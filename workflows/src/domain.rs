@@ -59,6 +59,35 @@ impl fmt::Display for OrderId {
     }
 }
 
+/// Deserializing a domain value goes through its `parse`, so no invalid one can be built from a
+/// payload either.
+macro_rules! parsed_from {
+    ($name:ident, String) => {
+        impl TryFrom<String> for $name {
+            type Error = InvalidField;
+
+            fn try_from(raw: String) -> Result<Self, InvalidField> {
+                Self::parse(&raw)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(value: $name) -> String {
+                value.0
+            }
+        }
+    };
+    ($name:ident, $raw:ty) => {
+        impl TryFrom<$raw> for $name {
+            type Error = InvalidField;
+
+            fn try_from(raw: $raw) -> Result<Self, InvalidField> {
+                Self::parse(raw)
+            }
+        }
+    };
+}
+
 /// A slug-like identifier (customers, shops, menu items, riders): 1 to 64 of `[A-Za-z0-9_-]`.
 fn parse_slug(field: &str, raw: &str) -> Result<String, InvalidField> {
     let ok = !raw.is_empty()
@@ -80,8 +109,10 @@ macro_rules! slug_id {
     ($(#[$doc:meta])* $name:ident, $field:literal) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-        #[serde(transparent)]
+        #[serde(try_from = "String", into = "String")]
         pub struct $name(String);
+
+        parsed_from!($name, String);
 
         impl $name {
             pub fn parse(raw: &str) -> Result<Self, InvalidField> {
@@ -154,8 +185,16 @@ impl Currency {
 
 /// How many of one menu item: 1 to 99.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
+#[serde(try_from = "i64", into = "u32")]
 pub struct Quantity(u32);
+
+parsed_from!(Quantity, i64);
+
+impl From<Quantity> for u32 {
+    fn from(q: Quantity) -> u32 {
+        q.0
+    }
+}
 
 impl Quantity {
     pub const MAX: u32 = 99;
@@ -178,8 +217,10 @@ impl Quantity {
 
 /// A phone number in E.164: `+`, then 8 to 15 digits, the first not 0.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
+#[serde(try_from = "String", into = "String")]
 pub struct PhoneNumber(String);
+
+parsed_from!(PhoneNumber, String);
 
 impl PhoneNumber {
     pub fn parse(raw: &str) -> Result<Self, InvalidField> {
@@ -204,8 +245,10 @@ impl PhoneNumber {
 
 /// An email address: one `@`, a non-empty local part, a dotted domain, no spaces, at most 254 bytes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
+#[serde(try_from = "String", into = "String")]
 pub struct EmailAddress(String);
+
+parsed_from!(EmailAddress, String);
 
 impl EmailAddress {
     pub fn parse(raw: &str) -> Result<Self, InvalidField> {
@@ -231,8 +274,10 @@ impl EmailAddress {
 
 /// Where the rider takes the order: free text, 5 to 200 characters.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
+#[serde(try_from = "String", into = "String")]
 pub struct DeliveryAddress(String);
+
+parsed_from!(DeliveryAddress, String);
 
 impl DeliveryAddress {
     pub fn parse(raw: &str) -> Result<Self, InvalidField> {
@@ -256,8 +301,10 @@ impl DeliveryAddress {
 /// A card number as the customer typed it: 12 to 19 digits passing the Luhn check.
 /// Only the payment activity reads it; views show the last four digits.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
+#[serde(try_from = "String", into = "String")]
 pub struct CardNumber(String);
+
+parsed_from!(CardNumber, String);
 
 impl CardNumber {
     pub fn parse(raw: &str) -> Result<Self, InvalidField> {
@@ -308,6 +355,19 @@ fn luhn_valid(digits: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn payloads_cannot_build_invalid_values() {
+        let shop: ShopId = serde_json::from_str("\"napoli-oven\"").unwrap();
+        assert_eq!(serde_json::to_string(&shop).unwrap(), "\"napoli-oven\"");
+        assert!(serde_json::from_str::<ShopId>("\"has spaces\"").is_err());
+        assert!(serde_json::from_str::<Quantity>("0").is_err());
+        assert_eq!(serde_json::from_str::<Quantity>("3").unwrap().get(), 3);
+        assert!(serde_json::from_str::<PhoneNumber>("\"010-1234\"").is_err());
+        assert!(serde_json::from_str::<EmailAddress>("\"no-at-sign\"").is_err());
+        assert!(serde_json::from_str::<DeliveryAddress>("\"x\"").is_err());
+        assert!(serde_json::from_str::<CardNumber>("\"4242424242424241\"").is_err());
+    }
 
     #[test]
     fn phone_numbers_must_be_e164() {

@@ -5,6 +5,7 @@
 //! `courier-activities` implements.
 //!
 //! # Layout
+//! - [`codes`]: every error code a client can receive, in one enum.
 //! - [`domain`]: values that can only be built valid (`OrderId`, `Money`, `PhoneNumber`, ...).
 //! - [`order`]: the order's request, statuses, view and the actions shops and riders send.
 //! - [`contracts`]: the activities' names, inputs and outputs.
@@ -14,6 +15,7 @@
 //! - [`notification_workflow`]: sent the SMS and emails of one status change for orders placed
 //!   before the outbox (kept for those still running).
 
+pub mod codes;
 pub mod compensation_workflow;
 pub mod contracts;
 pub mod domain;

@@ -7,6 +7,7 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::codes::ErrorCode;
 use crate::domain::{
     CardNumber, CustomerId, DeliveryAddress, EmailAddress, MenuItemId, Money, OrderId, PhoneNumber,
     Quantity, ShopId,
@@ -22,7 +23,7 @@ use crate::domain::{
 /// shop's rejection or timeout, no rider, a declined or failed payment, a missed deadline);
 /// `NEEDS_ATTENTION` is a step that failed after its retries (or a delivery overdue) and waits for
 /// an operator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum OrderStatus {
     PaymentPending,
@@ -118,10 +119,12 @@ impl fmt::Display for OrderStatus {
 }
 
 /// One line of an order, priced when the order was placed: later menu changes do not touch it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OrderLine {
+    #[schema(value_type = String)]
     pub menu_item_id: MenuItemId,
     pub name: String,
+    #[schema(value_type = u32, minimum = 1, maximum = 99)]
     pub quantity: Quantity,
     pub unit_price_minor: i64,
 }
@@ -281,7 +284,7 @@ pub struct OrderRequest {
 }
 
 /// The languages customers can be written to in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Language {
     Ko,
@@ -306,7 +309,7 @@ impl Language {
 }
 
 /// The rider carrying an order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Rider {
     pub rider_id: String,
     pub name: String,
@@ -336,6 +339,9 @@ pub struct OrderView {
     pub rider: Option<Rider>,
     /// Why the order ended early (declined card, item out of stock, the shop's reason, ...).
     pub reason: Option<String>,
+    /// The same, as data (absent in views recorded before it existed).
+    #[serde(default)]
+    pub cause: Option<Cause>,
     /// The compensation step waiting for an operator, while `NEEDS_ATTENTION`.
     pub attention: Option<Attention>,
     pub created_at: DateTime<Utc>,
@@ -345,7 +351,7 @@ pub struct OrderView {
 }
 
 /// A compensation step that failed after its retries: what operators see and retry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Attention {
     pub step: String,
     pub error: String,
@@ -397,35 +403,17 @@ pub struct RiderAction {
     pub rider_id: Option<String>,
 }
 
-/// Why an update was refused, carried to the client as `"<code>: <message>"` so the API can map
-/// it to an HTTP status without parsing prose.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Why an update was refused. It crosses the update boundary as its JSON
+/// (`{"code": "invalid_transition", "message": "..."}`): the SDK carries only a failure's message
+/// from a validator, so the message is the refusal's data, read back with [`Refusal::parse`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Refusal {
-    pub code: RefusalCode,
+    pub code: ErrorCode,
     pub message: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RefusalCode {
-    InvalidTransition,
-    WrongShop,
-    WrongRider,
-    CannotCancel,
-}
-
-impl RefusalCode {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Self::InvalidTransition => "invalid_transition",
-            Self::WrongShop => "wrong_shop",
-            Self::WrongRider => "wrong_rider",
-            Self::CannotCancel => "cannot_cancel",
-        }
-    }
-}
-
 impl Refusal {
-    pub fn new(code: RefusalCode, message: impl Into<String>) -> Self {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
             code,
             message: message.into(),
@@ -434,26 +422,52 @@ impl Refusal {
 
     /// Reads a refusal back from an update failure's message.
     pub fn parse(message: &str) -> Option<Self> {
-        let (code, rest) = message.split_once(": ")?;
-        let code = [
-            RefusalCode::InvalidTransition,
-            RefusalCode::WrongShop,
-            RefusalCode::WrongRider,
-            RefusalCode::CannotCancel,
-        ]
-        .into_iter()
-        .find(|c| c.as_str() == code)?;
-        Some(Self::new(code, rest))
+        serde_json::from_str(message).ok()
     }
 }
 
 impl fmt::Display for Refusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.code.as_str(), self.message)
+        let json = serde_json::to_string(self).map_err(|_| fmt::Error)?;
+        f.write_str(&json)
     }
 }
 
 impl std::error::Error for Refusal {}
+
+/// Why an order ended early (or is being undone), as data: the code a client branches on and
+/// what it names. The `reason` beside it in the view is the sentence people read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(tag = "code", rename_all = "snake_case")]
+pub enum Cause {
+    /// An item ran out before the charge.
+    OutOfStock {
+        #[schema(value_type = String)]
+        menu_item_id: MenuItemId,
+    },
+    /// The provider declined the card.
+    PaymentDeclined,
+    /// The payment stayed impossible past its deadline.
+    PaymentFailed,
+    /// The customer (or an operator through the API) cancelled it.
+    Cancelled,
+    /// The shop turned it down.
+    RejectedByShop,
+    /// The shop did not accept it in time.
+    ShopTimeout,
+    /// No rider could take it in time.
+    NoRider,
+    /// The shop did not have it ready in time.
+    NotReady,
+    /// The rider did not pick it up in time.
+    NotPickedUp,
+    /// Its workflow was cancelled in Temporal.
+    WorkflowCancelled,
+    /// An operator compensated it after its workflow was terminated.
+    Compensated,
+    /// A step failed unexpectedly; the money went back.
+    Failed,
+}
 
 #[cfg(test)]
 mod tests {
@@ -490,10 +504,7 @@ mod tests {
 
     #[test]
     fn refusals_survive_the_trip_through_an_update_failure_message() {
-        let refusal = Refusal::new(
-            RefusalCode::InvalidTransition,
-            "pickup needs READY: not yet",
-        );
+        let refusal = Refusal::new(ErrorCode::InvalidTransition, "pickup needs READY: not yet");
         assert_eq!(Refusal::parse(&refusal.to_string()), Some(refusal));
         assert_eq!(Refusal::parse("something else"), None);
     }

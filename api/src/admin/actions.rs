@@ -2,15 +2,19 @@
 //! from its last good workflow task, cancel it with compensation, or terminate it.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use courier_workflows::OrderCompensationWorkflow;
 use courier_workflows::OrderWorkflow;
-use courier_workflows::compensation_workflow::{CompensationOrder, CompensationReport};
+use courier_workflows::codes::ErrorCode;
+use courier_workflows::compensation_workflow::{
+    CompensationOrder, CompensationReport, StepOutcome,
+};
 use courier_workflows::domain::OrderId;
 use courier_workflows::order::{Cancellation, OrderRequest, OrderStatus};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::json;
 use temporalio_client::errors::WorkflowStartError;
 use temporalio_client::tonic::IntoRequest;
 use temporalio_client::{
@@ -21,18 +25,43 @@ use temporalio_common::protos::temporal::api::common::v1::WorkflowExecution;
 use temporalio_common::protos::temporal::api::enums::v1::{EventType, WorkflowExecutionStatus};
 use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
 use temporalio_common::protos::temporal::api::workflowservice::v1::ResetWorkflowExecutionRequest;
+use utoipa::ToSchema;
 
 use super::audit::{audited, audited_with_outcome};
-use super::{Intent, intent};
+use super::{AdminActionAccepted, AdminActionRequest, Intent};
 use crate::AppState;
-use crate::body::JsonBody;
-use crate::error::{ApiError, ApiResult};
-use crate::read_model;
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::{Body, Path};
+use crate::read_model::{self, OrderDetails};
 use crate::routes::orders::order_id;
 use crate::workflow::{execution_status, order_handle};
 
 fn conflict(message: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::CONFLICT, "invalid_transition", message)
+    ApiError::new(StatusCode::CONFLICT, ErrorCode::InvalidTransition, message)
+}
+
+/// What every action on one order may answer besides its success.
+#[derive(utoipa::IntoResponses)]
+#[allow(
+    dead_code,
+    reason = "it only describes answers in the OpenAPI description"
+)]
+pub enum OrderActionErrors {
+    /// `unauthorized`
+    #[response(status = 401)]
+    Unauthorized(ErrorBody),
+    /// `order_not_found`
+    #[response(status = 404)]
+    NotFound(ErrorBody),
+    /// `invalid_transition`: the order's workflow is not in a state for this action.
+    #[response(status = 409)]
+    Conflict(ErrorBody),
+    /// `invalid_request`: no operator or reason.
+    #[response(status = 422)]
+    Invalid(ErrorBody),
+    /// `internal`
+    #[response(status = 500)]
+    Internal(ErrorBody),
 }
 
 fn temporal_error(context: &str, err: impl std::fmt::Display) -> ApiError {
@@ -43,9 +72,9 @@ fn temporal_error(context: &str, err: impl std::fmt::Display) -> ApiError {
 async fn prepare(
     state: &AppState,
     raw: &str,
-    body: &Value,
-) -> ApiResult<(OrderId, read_model::OrderDetails, Intent)> {
-    let intent = intent(body)?;
+    body: AdminActionRequest,
+) -> ApiResult<(OrderId, OrderDetails, Intent)> {
+    let intent = Intent::try_from(body)?;
     let order_id = order_id(raw)?;
     let order = read_model::order(&state.db, order_id.uuid())
         .await?
@@ -67,22 +96,38 @@ async fn require_running(state: &AppState, order_id: OrderId) -> ApiResult<()> {
     }
 }
 
-fn accepted(order_id: OrderId, action: &str, audit_id: i64, extra: Value) -> Response {
-    let mut body = json!({ "order_id": order_id, "action": action, "audit_id": audit_id });
-    if let (Value::Object(body), Value::Object(extra)) = (&mut body, extra) {
-        body.extend(extra);
-    }
-    (StatusCode::ACCEPTED, Json(body)).into_response()
+fn accepted(
+    order_id: OrderId,
+    action: &str,
+    audit_id: i64,
+    run_id: Option<String>,
+) -> (StatusCode, Json<AdminActionAccepted>) {
+    let body = AdminActionAccepted {
+        order_id: order_id.uuid(),
+        action: action.to_owned(),
+        audit_id,
+        run_id,
+    };
+    (StatusCode::ACCEPTED, Json(body))
 }
 
-/// `POST /admin/orders/{id}/retry`: sends `retry` to a workflow whose compensation waits for an
-/// operator (`NEEDS_ATTENTION`).
+/// Retry the step an order waits on (`NEEDS_ATTENTION`): sends the workflow `retry`.
+#[utoipa::path(
+    post, path = "/admin/orders/{order_id}/retry", tag = "admin", operation_id = "retryOrder",
+    security(("operatorToken" = [])),
+    params(("order_id" = String, Path, description = "The order's id (a UUID)")),
+    request_body = AdminActionRequest,
+    responses(
+        (status = 202, description = "Sent.", body = AdminActionAccepted),
+        OrderActionErrors,
+    )
+)]
 pub async fn retry(
     State(state): State<AppState>,
     Path(raw): Path<String>,
-    JsonBody(body): JsonBody,
+    Body(body): Body<AdminActionRequest>,
 ) -> ApiResult<Response> {
-    let (order_id, order, intent) = prepare(&state, &raw, &body).await?;
+    let (order_id, order, intent) = prepare(&state, &raw, body).await?;
     let (audit_id, ()) = audited(&state, &intent, "retry", Some(order_id.uuid()), async {
         if order.status != OrderStatus::NeedsAttention.as_str() {
             return Err(conflict(format!(
@@ -98,18 +143,28 @@ pub async fn retry(
         Ok(((), json!({ "step": order.attention })))
     })
     .await?;
-    Ok(accepted(order_id, "retry", audit_id, json!({})))
+    Ok(accepted(order_id, "retry", audit_id, None).into_response())
 }
 
-/// `POST /admin/orders/{id}/restart`: resets the workflow to its last completed workflow task, so a
-/// fixed worker runs the rest again (its activities are idempotent). Signals and updates received
-/// after that point are reapplied.
+/// Restart an order's workflow from its last completed workflow task, so a fixed worker runs
+/// the rest again (its activities are idempotent); signals and updates received after that
+/// point are reapplied.
+#[utoipa::path(
+    post, path = "/admin/orders/{order_id}/restart", tag = "admin", operation_id = "restartOrder",
+    security(("operatorToken" = [])),
+    params(("order_id" = String, Path, description = "The order's id (a UUID)")),
+    request_body = AdminActionRequest,
+    responses(
+        (status = 202, description = "Reset; `run_id` is the new run.", body = AdminActionAccepted),
+        OrderActionErrors,
+    )
+)]
 pub async fn restart(
     State(state): State<AppState>,
     Path(raw): Path<String>,
-    JsonBody(body): JsonBody,
+    Body(body): Body<AdminActionRequest>,
 ) -> ApiResult<Response> {
-    let (order_id, _order, intent) = prepare(&state, &raw, &body).await?;
+    let (order_id, _order, intent) = prepare(&state, &raw, body).await?;
     let reason = format!("{}: {}", intent.operator, intent.reason);
     let (audit_id, run_id) = audited(&state, &intent, "restart", Some(order_id.uuid()), async {
         require_running(&state, order_id).await?;
@@ -152,23 +207,28 @@ pub async fn restart(
         ))
     })
     .await?;
-    Ok(accepted(
-        order_id,
-        "restart",
-        audit_id,
-        json!({ "run_id": run_id }),
-    ))
+    Ok(accepted(order_id, "restart", audit_id, Some(run_id)).into_response())
 }
 
-/// `POST /admin/orders/{id}/cancel`: cancels the order with compensation, whatever its stage: the
-/// operator's reason goes to the workflow as a `cancel` signal, then the workflow itself is
-/// cancelled in Temporal (which compensates even after pickup).
+/// Cancel an order with compensation, whatever its stage: the operator's reason goes to the
+/// workflow as a `cancel` signal, then the workflow is cancelled in Temporal (which
+/// compensates even after pickup).
+#[utoipa::path(
+    post, path = "/admin/orders/{order_id}/cancel", tag = "admin", operation_id = "adminCancelOrder",
+    security(("operatorToken" = [])),
+    params(("order_id" = String, Path, description = "The order's id (a UUID)")),
+    request_body = AdminActionRequest,
+    responses(
+        (status = 202, description = "Sent; follow the order.", body = AdminActionAccepted),
+        OrderActionErrors,
+    )
+)]
 pub async fn cancel(
     State(state): State<AppState>,
     Path(raw): Path<String>,
-    JsonBody(body): JsonBody,
+    Body(body): Body<AdminActionRequest>,
 ) -> ApiResult<Response> {
-    let (order_id, _order, intent) = prepare(&state, &raw, &body).await?;
+    let (order_id, _order, intent) = prepare(&state, &raw, body).await?;
     let (audit_id, ()) = audited(&state, &intent, "cancel", Some(order_id.uuid()), async {
         require_running(&state, order_id).await?;
         let handle = order_handle(&state.temporal, order_id);
@@ -197,18 +257,28 @@ pub async fn cancel(
         Ok(((), json!({})))
     })
     .await?;
-    Ok(accepted(order_id, "cancel", audit_id, json!({})))
+    Ok(accepted(order_id, "cancel", audit_id, None).into_response())
 }
 
-/// `POST /admin/orders/{id}/terminate`: the last resort. The workflow stops at once, compensating
-/// nothing; the order is marked `NEEDS_ATTENTION` in the read model (the API writes it here, as the
-/// workflow can no longer speak for the order), so it is never silently gone.
+/// Terminate an order's workflow: the last resort. It stops at once, compensating nothing; the
+/// order is marked `NEEDS_ATTENTION` in the read model so it is never silently gone (then
+/// `compensate` undoes what it did).
+#[utoipa::path(
+    post, path = "/admin/orders/{order_id}/terminate", tag = "admin", operation_id = "terminateOrder",
+    security(("operatorToken" = [])),
+    params(("order_id" = String, Path, description = "The order's id (a UUID)")),
+    request_body = AdminActionRequest,
+    responses(
+        (status = 200, description = "Terminated: the order as it now is.", body = OrderDetails),
+        OrderActionErrors,
+    )
+)]
 pub async fn terminate(
     State(state): State<AppState>,
     Path(raw): Path<String>,
-    JsonBody(body): JsonBody,
+    Body(body): Body<AdminActionRequest>,
 ) -> ApiResult<Response> {
-    let (order_id, _order, intent) = prepare(&state, &raw, &body).await?;
+    let (order_id, _order, intent) = prepare(&state, &raw, body).await?;
     let reason = format!(
         "terminated by operator {}: {}",
         intent.operator, intent.reason
@@ -233,17 +303,41 @@ pub async fn terminate(
     Ok(Json(order).into_response())
 }
 
-/// `POST /admin/orders/{id}/compensate`: for an order whose workflow was terminated or failed (it
-/// can no longer undo anything itself), runs every undo step of the saga with the same idempotent
-/// activities, in a workflow of its own, and answers what each step did. If all succeeded the order
-/// ends `CANCELLED` (the customer is told); otherwise it stays `NEEDS_ATTENTION`, the audit entry
-/// is `partial`, and the action can be repeated.
+/// `200`/`207`: what each undo step of `compensate` did.
+#[derive(Serialize, ToSchema)]
+pub struct CompensationResult {
+    pub order_id: uuid::Uuid,
+    /// `compensate`.
+    pub action: String,
+    pub audit_id: i64,
+    /// `CANCELLED` when every step succeeded; `NEEDS_ATTENTION` otherwise.
+    pub status: OrderStatus,
+    pub steps: Vec<StepOutcome>,
+}
+
+/// Compensate an order whose workflow was terminated or failed (it can no longer undo
+/// anything itself): runs every undo step of the saga with the same idempotent activities, in
+/// a workflow of its own, and answers what each step did. If all succeeded the order ends
+/// `CANCELLED` (the customer is told); otherwise it stays `NEEDS_ATTENTION`, the audit entry is
+/// `partial`, and the action can be repeated.
+#[utoipa::path(
+    post, path = "/admin/orders/{order_id}/compensate", tag = "admin", operation_id = "compensateOrder",
+    security(("operatorToken" = [])),
+    params(("order_id" = String, Path, description = "The order's id (a UUID)")),
+    request_body = AdminActionRequest,
+    responses(
+        (status = 200, description = "Every step succeeded: `CANCELLED`.", body = CompensationResult),
+        (status = 207, description = "Some steps failed: still `NEEDS_ATTENTION`; repeat later.", body = CompensationResult),
+        (status = 504, description = "`compensation_running`: still running after two minutes; see the audit trail.", body = ErrorBody),
+        OrderActionErrors,
+    )
+)]
 pub async fn compensate(
     State(state): State<AppState>,
     Path(raw): Path<String>,
-    JsonBody(body): JsonBody,
+    Body(body): Body<AdminActionRequest>,
 ) -> ApiResult<Response> {
-    let (order_id, _order, intent) = prepare(&state, &raw, &body).await?;
+    let (order_id, _order, intent) = prepare(&state, &raw, body).await?;
     let reason = format!(
         "compensated by operator {}: {}",
         intent.operator, intent.reason
@@ -311,7 +405,7 @@ pub async fn compensate(
             .map_err(|_| {
                 ApiError::new(
                     StatusCode::GATEWAY_TIMEOUT,
-                    "compensation_running",
+                    ErrorCode::CompensationRunning,
                     "the compensation is still running; see the audit trail and the order",
                 )
             })?
@@ -331,17 +425,14 @@ pub async fn compensate(
     } else {
         StatusCode::MULTI_STATUS
     };
-    Ok((
-        code,
-        Json(json!({
-            "order_id": order_id,
-            "action": "compensate",
-            "audit_id": audit_id,
-            "status": report.status,
-            "steps": report.steps,
-        })),
-    )
-        .into_response())
+    let result = CompensationResult {
+        order_id: order_id.uuid(),
+        action: "compensate".to_owned(),
+        audit_id,
+        status: report.status,
+        steps: report.steps,
+    };
+    Ok((code, Json(result)).into_response())
 }
 
 /// How long `compensate` waits for its workflow.

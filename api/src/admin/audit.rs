@@ -1,7 +1,7 @@
 //! The audit trail of operator actions.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -10,7 +10,9 @@ use uuid::Uuid;
 
 use super::Intent;
 use crate::AppState;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::Query;
+use utoipa::{IntoParams, ToSchema};
 
 /// Records that `intent.operator` starts `action`; returns the entry's id for [`finish`].
 pub async fn start(
@@ -90,27 +92,54 @@ where
     }
 }
 
-#[derive(Deserialize)]
+/// `?order_id=`.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
+    /// Only the entries about this order.
+    #[param(value_type = Option<Uuid>)]
     order_id: Option<String>,
 }
 
-#[derive(Serialize, sqlx::FromRow)]
-struct Entry {
+/// One operator action: who, what, on which order, why, and how it went.
+#[derive(Serialize, sqlx::FromRow, ToSchema)]
+pub struct AuditEntry {
     audit_id: i64,
     operator: String,
     action: String,
     order_id: Option<Uuid>,
     reason: String,
+    /// `started` while it runs, then `ok`, `partial` or `refused`.
     outcome: String,
+    /// What the action did, or the error that refused it.
+    #[schema(value_type = Option<Object>)]
     detail: Option<Value>,
     at: DateTime<Utc>,
 }
 
+/// `GET /admin/audit`.
+#[derive(Serialize, ToSchema)]
+pub struct AuditLog {
+    /// Newest first, at most 500.
+    entries: Vec<AuditEntry>,
+}
+
+/// The audit trail of operator actions, newest first (at most 500).
+#[utoipa::path(
+    get, path = "/admin/audit", tag = "admin", operation_id = "listAuditEntries",
+    security(("operatorToken" = [])),
+    params(AuditQuery),
+    responses(
+        (status = 200, description = "The entries.", body = AuditLog),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 422, description = "`invalid_request`: a malformed order id.", body = ErrorBody),
+        (status = 500, description = "`internal`", body = ErrorBody),
+    )
+)]
 pub async fn list(
     State(state): State<AppState>,
     Query(query): Query<AuditQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<AuditLog>> {
     let order_id = match query.order_id.as_deref() {
         None | Some("") => None,
         Some(raw) => Some(
@@ -118,12 +147,12 @@ pub async fn list(
                 .map_err(|_| ApiError::invalid("order_id", "order_id must be a UUID"))?,
         ),
     };
-    let entries: Vec<Entry> = sqlx::query_as(
+    let entries: Vec<AuditEntry> = sqlx::query_as(
         "SELECT audit_id, operator, action, order_id, reason, outcome, detail, at FROM operations.audit \
          WHERE $1::uuid IS NULL OR order_id = $1 ORDER BY audit_id DESC LIMIT 500",
     )
     .bind(order_id)
     .fetch_all(&state.db)
     .await?;
-    Ok(Json(json!({ "entries": entries })))
+    Ok(Json(AuditLog { entries }))
 }

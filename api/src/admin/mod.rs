@@ -9,47 +9,43 @@ mod rebuild;
 mod reconciliation;
 mod stuck;
 
-use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
-use axum::middleware::{self, Next};
+use axum::middleware::Next;
 use axum::response::Response;
-use axum::routing::{get, post};
-use serde_json::Value;
+use courier_workflows::codes::ErrorCode;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::AppState;
-use crate::body::{object, required_str};
 use crate::error::{ApiError, ApiResult};
+use crate::extract::{required, text};
 
-pub fn router(state: AppState) -> Router<AppState> {
-    Router::new()
-        .route("/admin/orders/stuck", get(stuck::list))
-        .route("/admin/orders/{order_id}/retry", post(actions::retry))
-        .route("/admin/orders/{order_id}/restart", post(actions::restart))
-        .route("/admin/orders/{order_id}/cancel", post(actions::cancel))
-        .route(
-            "/admin/orders/{order_id}/terminate",
-            post(actions::terminate),
-        )
-        .route(
-            "/admin/orders/{order_id}/compensate",
-            post(actions::compensate),
-        )
-        .route("/admin/reconciliation", get(reconciliation::latest))
-        .route("/admin/reconciliation/run", post(reconciliation::run))
-        .route("/admin/read-model/rebuild", post(rebuild::rebuild))
-        .route("/admin/audit", get(audit::list))
-        .route_layer(middleware::from_fn_with_state(state, require_operator))
+/// The admin routes; [`require_operator`] guards them all.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(stuck::list))
+        .routes(routes!(actions::retry))
+        .routes(routes!(actions::restart))
+        .routes(routes!(actions::cancel))
+        .routes(routes!(actions::terminate))
+        .routes(routes!(actions::compensate))
+        .routes(routes!(reconciliation::latest))
+        .routes(routes!(reconciliation::run))
+        .routes(routes!(rebuild::rebuild))
+        .routes(routes!(audit::list))
 }
 
 /// Refuses every admin request without the operator token, before anything else is read.
-async fn require_operator(
+pub async fn require_operator(
     State(state): State<AppState>,
     request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
     let unauthorized =
-        |message: &str| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message);
+        |message: &str| ApiError::new(StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized, message);
     let Some(token) = state.settings.operator_token.as_deref() else {
         return Err(unauthorized(
             "operator endpoints are disabled: no COURIER_OPERATOR_TOKEN is configured",
@@ -73,29 +69,41 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// Who acts and why: required on every admin action, for the audit trail.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+pub struct AdminActionRequest {
+    /// Who is acting: 1 to 64 characters.
+    #[schema(required = true, value_type = String, min_length = 1, max_length = 64, example = "jiwoo")]
+    pub operator: Option<String>,
+    /// Why: 1 to 500 characters.
+    #[schema(required = true, value_type = String, min_length = 1, max_length = 500,
+        example = "payout provider outage fixed")]
+    pub reason: Option<String>,
+}
+
+/// An admin action's operator and reason, checked.
 pub struct Intent {
     pub operator: String,
     pub reason: String,
 }
 
-pub fn intent(body: &Value) -> ApiResult<Intent> {
-    let body = object(body, false)?;
-    let operator = required_str(body, "operator", "operator")?.trim();
-    if operator.is_empty() || operator.chars().count() > 64 {
-        return Err(ApiError::invalid(
-            "operator",
-            "operator must be 1 to 64 characters: who is acting",
-        ));
+impl TryFrom<AdminActionRequest> for Intent {
+    type Error = ApiError;
+
+    fn try_from(body: AdminActionRequest) -> ApiResult<Self> {
+        let operator = required(text(body.operator, "operator", 64)?, "operator")?;
+        let reason = required(text(body.reason, "reason", 500)?, "reason")?;
+        Ok(Intent { operator, reason })
     }
-    let reason = required_str(body, "reason", "reason")?.trim();
-    if reason.is_empty() || reason.chars().count() > 500 {
-        return Err(ApiError::invalid(
-            "reason",
-            "reason must be 1 to 500 characters: why",
-        ));
-    }
-    Ok(Intent {
-        operator: operator.to_owned(),
-        reason: reason.to_owned(),
-    })
+}
+
+/// `202`: the action was sent to the order's workflow and is audited as `audit_id`.
+#[derive(Serialize, ToSchema)]
+pub struct AdminActionAccepted {
+    pub order_id: uuid::Uuid,
+    /// `retry`, `restart` or `cancel`.
+    pub action: String,
+    pub audit_id: i64,
+    /// The new run, for `restart`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<String>,
 }

@@ -7,30 +7,71 @@ use axum::extract::State;
 use courier_workflows::OrderWorkflow;
 use courier_workflows::order::OrderView;
 use futures::StreamExt;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 use temporalio_client::{WorkflowGetResultOptions, WorkflowListOptions, WorkflowQueryOptions};
 use temporalio_common::protos::temporal::api::enums::v1::WorkflowExecutionStatus;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::audit::audited;
-use super::intent;
+use super::{AdminActionRequest, Intent};
 use crate::AppState;
-use crate::body::{JsonBody, optional_str};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::Body;
 use crate::read_model;
 use crate::workflow::{execution_status, order_handle};
 use courier_workflows::domain::OrderId;
 
 const QUERY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
+/// `POST /admin/read-model/rebuild`: who, why, and optionally one order.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RebuildReadModelRequest {
+    #[serde(flatten)]
+    pub intent: AdminActionRequest,
+    /// Only this order (every order of this deployment when left out).
+    #[schema(value_type = Option<Uuid>)]
+    pub order_id: Option<String>,
+}
+
+/// An order the rebuild could not restore, and why.
+#[derive(Serialize, ToSchema)]
+pub struct RebuildFailure {
+    pub order_id: Uuid,
+    pub error: String,
+}
+
+/// What the rebuild did.
+#[derive(Serialize, ToSchema)]
+pub struct RebuildResult {
+    pub rebuilt: u64,
+    pub failed: Vec<RebuildFailure>,
+    pub audit_id: i64,
+}
+
+/// Rebuild the read model from the workflows' own state (one order, or all of them).
+#[utoipa::path(
+    post, path = "/admin/read-model/rebuild", tag = "admin", operation_id = "rebuildReadModel",
+    security(("operatorToken" = [])),
+    request_body = RebuildReadModelRequest,
+    responses(
+        (status = 200, description = "Rebuilt (`failed` lists what could not be).", body = RebuildResult),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 422, description = "`invalid_request`", body = ErrorBody),
+        (status = 500, description = "`internal`", body = ErrorBody),
+    )
+)]
 pub async fn rebuild(
     State(state): State<AppState>,
-    JsonBody(body): JsonBody,
-) -> ApiResult<Json<Value>> {
-    let intent = intent(&body)?;
-    let only = optional_str(&body, "order_id", "order_id")?
+    Body(body): Body<RebuildReadModelRequest>,
+) -> ApiResult<Json<RebuildResult>> {
+    let intent = Intent::try_from(body.intent)?;
+    let only = body
+        .order_id
+        .filter(|raw| !raw.is_empty())
         .map(|raw| {
-            Uuid::parse_str(raw)
+            Uuid::parse_str(&raw)
                 .map_err(|_| ApiError::invalid("order_id", "order_id must be a UUID"))
         })
         .transpose()?;
@@ -45,16 +86,21 @@ pub async fn rebuild(
             for id in ids {
                 match rebuild_one(&state, id).await {
                     Ok(()) => rebuilt += 1,
-                    Err(error) => failed.push(json!({ "order_id": id, "error": error })),
+                    Err(error) => failed.push(RebuildFailure {
+                        order_id: id,
+                        error,
+                    }),
                 }
             }
             let detail = json!({ "rebuilt": rebuilt, "failed": failed.len() });
             Ok(((rebuilt, failed), detail))
         })
         .await?;
-    Ok(Json(
-        json!({ "rebuilt": rebuilt, "failed": failed, "audit_id": audit_id }),
-    ))
+    Ok(Json(RebuildResult {
+        rebuilt,
+        failed,
+        audit_id,
+    }))
 }
 
 /// Every order that has a workflow, running or closed.

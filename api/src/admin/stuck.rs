@@ -9,18 +9,20 @@
 //! drop rows whose workflow has since ended or recovered.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use chrono::{DateTime, Utc};
 use courier_workflows::OrderWorkflow;
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 use temporalio_client::{NamespacedClient, WorkflowDescribeOptions};
 use temporalio_common::protos::temporal::api::enums::v1::WorkflowExecutionStatus;
 use uuid::Uuid;
 
 use crate::AppState;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::Query;
+use utoipa::{IntoParams, ToSchema};
 
 /// What a failing workflow task is called in `operations.failing_steps` (the worker's name).
 const WORKFLOW_TASK: &str = "workflow task";
@@ -30,11 +32,15 @@ const DEFAULT_LIMIT: i64 = 100;
 /// Failing workflows described at once to check they still fail.
 const DESCRIBE_CONCURRENCY: usize = 16;
 
-#[derive(Debug, Clone, Serialize)]
+/// An order that is not progressing, and why.
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct StuckOrder {
     pub order_id: Uuid,
     pub workflow_id: String,
+    /// Its status in the read model (`UNKNOWN` if it has none).
     pub status: String,
+    /// Worst first: `workflow_task_failing`, `activity_failing`, `needs_attention`, `no_progress`.
+    #[schema(value_type = String, pattern = "^(workflow_task_failing|activity_failing|needs_attention|no_progress)$")]
     pub kind: &'static str,
     pub step: Option<String>,
     pub attempts: Option<i64>,
@@ -52,10 +58,25 @@ fn rank(kind: &str) -> u8 {
     }
 }
 
-#[derive(Deserialize)]
+/// `?older_than_secs=&limit=`.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct StuckQuery {
+    /// Only orders stuck for at least this long (seconds).
+    #[param(value_type = Option<i64>, minimum = 0)]
     older_than_secs: Option<String>,
+    /// At most this many (1 to 1000; 100 when left out).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 1000)]
     limit: Option<String>,
+}
+
+/// `GET /admin/orders/stuck`.
+#[derive(Serialize, ToSchema)]
+pub struct StuckOrders {
+    /// Worst kind first, then longest stuck.
+    pub orders: Vec<StuckOrder>,
+    /// More were stuck than `limit`.
+    pub truncated: bool,
 }
 
 #[derive(sqlx::FromRow)]
@@ -78,10 +99,22 @@ struct OrderRow {
     updated_at: DateTime<Utc>,
 }
 
+/// Orders whose workflow is not progressing, and why, with links to the Temporal UI.
+#[utoipa::path(
+    get, path = "/admin/orders/stuck", tag = "admin", operation_id = "listStuckOrders",
+    security(("operatorToken" = [])),
+    params(StuckQuery),
+    responses(
+        (status = 200, description = "The stuck orders.", body = StuckOrders),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 422, description = "`invalid_request`: a malformed limit or age.", body = ErrorBody),
+        (status = 500, description = "`internal`", body = ErrorBody),
+    )
+)]
 pub async fn list(
     State(state): State<AppState>,
     Query(query): Query<StuckQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<StuckOrders>> {
     let older_than = match query.older_than_secs.as_deref() {
         None | Some("") => None,
         Some(raw) => Some(raw.parse::<i64>().ok().filter(|s| *s >= 0).ok_or_else(|| {
@@ -177,7 +210,10 @@ pub async fn list(
     stuck.sort_by_key(|s| (rank(s.kind), s.since));
     let truncated = stuck.len() as i64 > limit;
     stuck.truncate(limit as usize);
-    Ok(Json(json!({ "orders": stuck, "truncated": truncated })))
+    Ok(Json(StuckOrders {
+        orders: stuck,
+        truncated,
+    }))
 }
 
 /// The failing steps of order workflows that are still running and still failing; rows of

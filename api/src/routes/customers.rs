@@ -1,23 +1,38 @@
 //! `GET /customers/{customer_id}/orders`: the customer's "my page", newest first, by cursor.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use courier_workflows::domain::CustomerId;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::AppState;
-use crate::error::{ApiError, ApiResult};
-use crate::read_model;
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::{Path, Query};
+use crate::read_model::{self, OrderSummary};
 
-#[derive(Deserialize)]
+/// `?limit=&cursor=`.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
+    /// 1 to 100 (20 when left out).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]
     limit: Option<String>,
+    /// `next_cursor` of the page before.
     cursor: Option<String>,
+}
+
+/// A page of a customer's orders.
+#[derive(Serialize, ToSchema)]
+pub struct CustomerOrdersPage {
+    /// Newest first.
+    pub orders: Vec<OrderSummary>,
+    /// Pass it as `cursor` for the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
 }
 
 /// A cursor names the last order of a page: `base64url("{created_at}|{order_id}")`.
@@ -34,11 +49,23 @@ fn decode_cursor(raw: &str) -> Option<(DateTime<Utc>, Uuid)> {
     ))
 }
 
+/// A customer's orders ("my orders"), newest first, a page at a time.
+#[utoipa::path(
+    get, path = "/customers/{customer_id}/orders", tag = "customers",
+    operation_id = "listCustomerOrders",
+    params(("customer_id" = String, Path, description = "The customer"), PageQuery),
+    responses(
+        (status = 200, description = "A page of orders.", body = CustomerOrdersPage),
+        (status = 404, description = "`not_found`: a path that cannot be decoded.", body = ErrorBody),
+        (status = 422, description = "`invalid_request`: a malformed customer id, limit or cursor.", body = ErrorBody),
+        (status = 500, description = "`internal`", body = ErrorBody),
+    )
+)]
 pub async fn orders(
     State(state): State<AppState>,
     Path(customer_id): Path<String>,
     Query(query): Query<PageQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<CustomerOrdersPage>> {
     let customer_id = CustomerId::parse(&customer_id)?;
     let limit = match query.limit.as_deref() {
         None => 20,
@@ -62,7 +89,10 @@ pub async fn orders(
     let next_cursor = has_more
         .then(|| page.last().map(|o| encode_cursor(o.created_at, o.order_id)))
         .flatten();
-    Ok(Json(json!({ "orders": page, "next_cursor": next_cursor })))
+    Ok(Json(CustomerOrdersPage {
+        orders: page,
+        next_cursor,
+    }))
 }
 
 #[cfg(test)]

@@ -3,28 +3,79 @@
 use std::collections::HashSet;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use courier_workflows::OrderWorkflow;
+use courier_workflows::codes::ErrorCode;
 use courier_workflows::domain::{
     CardNumber, Currency, CustomerId, DeliveryAddress, EmailAddress, MenuItemId, Money, OrderId,
     PhoneNumber, Quantity, ShopId,
 };
 use courier_workflows::order::{
-    Cancellation, Language, OrderLine, OrderRequest, OrderStatus, PaymentResult,
+    Cancellation, Cause, Language, OrderLine, OrderRequest, OrderStatus, PaymentResult,
 };
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
 
 use crate::AppState;
-use crate::body::{JsonBody, object, optional_str, required_str};
 use crate::catalog;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::{Body, OptionalBody, Path, required, text};
 use crate::placement::{self, Claimed, Verdict};
-use crate::read_model;
+use crate::read_model::{self, OrderDetails};
 use crate::workflow::{Placed, act, place_order};
-use courier_workflows::order::RefusalCode;
+
+// Every field is read as given and parsed into the domain's types by `PlaceOrder::try_from`, which
+// names the field it refuses (so a missing field is `None` here, not a serde error).
+/// An order as the customer sends it.
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+pub struct PlaceOrderRequest {
+    /// Who orders (Courier does not own customer accounts).
+    #[schema(required = true, value_type = String, pattern = "^[A-Za-z0-9_-]{1,64}$", example = "minji")]
+    pub customer_id: Option<String>,
+    #[schema(required = true, value_type = String, pattern = "^[A-Za-z0-9_-]{1,64}$", example = "napoli-oven")]
+    pub shop_id: Option<String>,
+    /// 1 to 50 lines; each menu item at most once (raise its quantity instead).
+    #[schema(required = true, value_type = Vec<OrderItemRequest>, min_items = 1, max_items = 50)]
+    pub items: Option<Vec<OrderItemRequest>>,
+    /// Where the rider takes the order: 5 to 200 characters.
+    #[schema(required = true, value_type = String, min_length = 5, max_length = 200,
+        example = "12 Sejong-daero, Jung-gu, Seoul")]
+    pub delivery_address: Option<String>,
+    /// E.164, for the SMS updates.
+    #[schema(required = true, value_type = String, pattern = r"^\+[1-9][0-9]{7,14}$",
+        example = "+821012345678")]
+    pub phone: Option<String>,
+    /// For the email updates.
+    #[schema(required = true, value_type = String, max_length = 254, example = "minji@example.kr")]
+    pub email: Option<String>,
+    #[schema(required = true, value_type = PaymentRequest)]
+    pub payment: Option<PaymentRequest>,
+    /// The language of the customer's messages (`ko` when left out).
+    #[schema(value_type = Option<Language>)]
+    pub language: Option<Language>,
+}
+
+/// One line of [`PlaceOrderRequest`].
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct OrderItemRequest {
+    #[schema(required = true, value_type = String, pattern = "^[A-Za-z0-9_-]{1,64}$", example = "margherita")]
+    pub menu_item_id: Option<String>,
+    #[schema(required = true, value_type = i64, minimum = 1, maximum = 99, example = 2)]
+    pub quantity: Option<i64>,
+}
+
+/// How the customer pays: a test card of the payment sandbox (`4242 4242 4242 4242` pays,
+/// `4000 0000 0000 0002` is declined).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct PaymentRequest {
+    /// 12 to 19 digits (spaces allowed) passing the Luhn check.
+    #[schema(required = true, value_type = String, example = "4242424242424242")]
+    pub card_number: Option<String>,
+}
 
 /// An order as the customer sent it, every field parsed; the catalog is consulted after.
 struct PlaceOrder {
@@ -38,77 +89,53 @@ struct PlaceOrder {
     language: Option<Language>,
 }
 
-fn parse(body: &Value) -> ApiResult<PlaceOrder> {
-    let body = object(body, false)?;
-    let customer_id = CustomerId::parse(required_str(body, "customer_id", "customer_id")?)?;
-    let shop_id = ShopId::parse(required_str(body, "shop_id", "shop_id")?)?;
-    let items = match body.get("items") {
-        Some(Value::Array(items)) if !items.is_empty() => items,
-        Some(Value::Array(_)) => return Err(ApiError::invalid("items", "items must not be empty")),
-        None | Some(Value::Null) => return Err(ApiError::invalid("items", "items is required")),
-        Some(_) => return Err(ApiError::invalid("items", "items must be an array")),
-    };
-    if items.len() > 50 {
-        return Err(ApiError::invalid("items", "an order has at most 50 lines"));
+impl TryFrom<PlaceOrderRequest> for PlaceOrder {
+    type Error = ApiError;
+
+    fn try_from(body: PlaceOrderRequest) -> ApiResult<Self> {
+        let customer_id = CustomerId::parse(&required(body.customer_id, "customer_id")?)?;
+        let shop_id = ShopId::parse(&required(body.shop_id, "shop_id")?)?;
+        let items = required(body.items, "items")?;
+        if items.is_empty() {
+            return Err(ApiError::invalid("items", "items must not be empty"));
+        }
+        if items.len() > 50 {
+            return Err(ApiError::invalid("items", "an order has at most 50 lines"));
+        }
+        let mut seen = HashSet::new();
+        let mut lines = Vec::with_capacity(items.len());
+        for (i, item) in items.into_iter().enumerate() {
+            let id_path = format!("items[{i}].menu_item_id");
+            let id = MenuItemId::parse(&required(item.menu_item_id, &id_path)?)
+                .map_err(|e| ApiError::invalid(&id_path, e.message))?;
+            let qty_path = format!("items[{i}].quantity");
+            let quantity = Quantity::parse(required(item.quantity, &qty_path)?)
+                .map_err(|e| ApiError::invalid(&qty_path, e.message))?;
+            if !seen.insert(id.clone()) {
+                return Err(ApiError::invalid(
+                    &id_path,
+                    "each menu item may appear once; raise its quantity instead",
+                ));
+            }
+            lines.push((id, quantity));
+        }
+        let delivery_address =
+            DeliveryAddress::parse(&required(body.delivery_address, "delivery_address")?)?;
+        let phone = PhoneNumber::parse(&required(body.phone, "phone")?)?;
+        let email = EmailAddress::parse(&required(body.email, "email")?)?;
+        let payment = required(body.payment, "payment")?;
+        let card = CardNumber::parse(&required(payment.card_number, "payment.card_number")?)?;
+        Ok(PlaceOrder {
+            customer_id,
+            shop_id,
+            items: lines,
+            delivery_address,
+            phone,
+            email,
+            card,
+            language: body.language,
+        })
     }
-    let mut seen = HashSet::new();
-    let mut lines = Vec::with_capacity(items.len());
-    for (i, item) in items.iter().enumerate() {
-        let path = format!("items[{i}]");
-        if !item.is_object() {
-            return Err(ApiError::invalid(
-                &path,
-                format!("{path} must be an object"),
-            ));
-        }
-        let id_path = format!("{path}.menu_item_id");
-        let id = MenuItemId::parse(required_str(item, "menu_item_id", &id_path)?)
-            .map_err(|e| ApiError::invalid(&id_path, e.message))?;
-        let qty_path = format!("{path}.quantity");
-        let quantity = item
-            .get("quantity")
-            .and_then(Value::as_i64)
-            .ok_or_else(|| ApiError::invalid(&qty_path, format!("{qty_path} must be an integer")))
-            .and_then(|q| {
-                Quantity::parse(q).map_err(|e| ApiError::invalid(&qty_path, e.message))
-            })?;
-        if !seen.insert(id.clone()) {
-            return Err(ApiError::invalid(
-                &id_path,
-                "each menu item may appear once; raise its quantity instead",
-            ));
-        }
-        lines.push((id, quantity));
-    }
-    let delivery_address =
-        DeliveryAddress::parse(required_str(body, "delivery_address", "delivery_address")?)?;
-    let phone = PhoneNumber::parse(required_str(body, "phone", "phone")?)?;
-    let email = EmailAddress::parse(required_str(body, "email", "email")?)?;
-    let payment = match body.get("payment") {
-        Some(p @ Value::Object(_)) => p,
-        None | Some(Value::Null) => {
-            return Err(ApiError::invalid("payment", "payment is required"));
-        }
-        Some(_) => return Err(ApiError::invalid("payment", "payment must be an object")),
-    };
-    let card = CardNumber::parse(required_str(payment, "card_number", "payment.card_number")?)?;
-    let language = match optional_str(body, "language", "language")? {
-        None => None,
-        Some(raw) => Some(
-            Language::parse(raw)
-                .ok_or_else(|| ApiError::invalid("language", "language must be ko or en"))?,
-        ),
-    };
-    Ok(PlaceOrder {
-        language,
-        customer_id,
-        shop_id,
-        items: lines,
-        delivery_address,
-        phone,
-        email,
-        card,
-    })
 }
 
 /// Prices the order from the shop's menu; unknown shops and items are the caller's error.
@@ -118,7 +145,7 @@ async fn price(state: &AppState, order_id: OrderId, order: PlaceOrder) -> ApiRes
         .ok_or_else(|| {
             ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                "unknown_shop",
+                ErrorCode::UnknownShop,
                 "no such shop",
             )
             .with("field", "shop_id")
@@ -133,7 +160,7 @@ async fn price(state: &AppState, order_id: OrderId, order: PlaceOrder) -> ApiRes
             .ok_or_else(|| {
                 ApiError::new(
                     StatusCode::UNPROCESSABLE_ENTITY,
-                    "unknown_menu_item",
+                    ErrorCode::UnknownMenuItem,
                     format!("{} has no menu item {id}", shop.name),
                 )
                 .with("field", format!("items[{i}].menu_item_id"))
@@ -169,13 +196,47 @@ fn location(order_id: OrderId) -> [(header::HeaderName, String); 1] {
     [(header::LOCATION, format!("/orders/{order_id}"))]
 }
 
+/// `202`: the order exists and its payment is still being tried.
+#[derive(Serialize, ToSchema)]
+pub struct PendingOrder {
+    pub order_id: uuid::Uuid,
+    /// Always `PAYMENT_PENDING`.
+    pub status: OrderStatus,
+}
+
+/// Place an order: reserve stock and charge the card within the request.
+///
+/// Answers `201` with the paid order (and its `Location`); `402 payment_declined` or
+/// `409 out_of_stock` when it ended there (nothing charged; `order_id` names the ended order);
+/// `202` with `Location` when the payment is still being tried after a few seconds (follow the
+/// order). With an `Idempotency-Key`, a retry with the same body is the same order, and once its
+/// answer settled it is answered again as it was.
+#[utoipa::path(
+    post, path = "/orders", tag = "orders", operation_id = "placeOrder",
+    params(("Idempotency-Key" = Option<String>, Header,
+        description = "1 to 255 visible characters; retries with the same key and body are one order")),
+    request_body = PlaceOrderRequest,
+    responses(
+        (status = 201, description = "Paid and handed to the shop.", body = OrderDetails,
+            headers(("Location" = String, description = "The order: `/orders/{order_id}`"))),
+        (status = 202, description = "The payment is still being tried; follow the order.",
+            body = PendingOrder,
+            headers(("Location" = String, description = "The order: `/orders/{order_id}`"))),
+        (status = 402, description = "`payment_declined` or `payment_failed`: nothing was charged.", body = ErrorBody),
+        (status = 409, description = "`out_of_stock` (`menu_item_id` names the item; nothing was charged), `order_cancelled`, `order_ended`, or `idempotency_key_busy`.", body = ErrorBody),
+        (status = 422, description = "`invalid_request` (`field` names it), `unknown_shop`, `unknown_menu_item`, `idempotency_key_reused`.", body = ErrorBody),
+        (status = 503, description = "`orders_unavailable`: Temporal did not confirm the order in time; nothing was charged; retry.", body = ErrorBody),
+        (status = 500, description = "`internal`", body = ErrorBody),
+    )
+)]
 pub async fn place(
     State(state): State<AppState>,
     headers: HeaderMap,
-    JsonBody(body): JsonBody,
+    Body(body): Body<PlaceOrderRequest>,
 ) -> ApiResult<Response> {
-    let order = parse(&body)?;
-    let (order_id, key) = match placement::claim_key(&state, &headers, &body).await? {
+    let fingerprint = serde_json::to_value(&body).map_err(|e| ApiError::internal("body", e))?;
+    let order = PlaceOrder::try_from(body)?;
+    let (order_id, key) = match placement::claim_key(&state, &headers, &fingerprint).await? {
         Claimed::Replay { status, body } => {
             return Ok((status, replayed_location(&body), Json(body)).into_response());
         }
@@ -204,7 +265,7 @@ pub async fn place(
                 }
                 return Err(ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
-                    "orders_unavailable",
+                    ErrorCode::OrdersUnavailable,
                     "orders cannot be placed right now; nothing was charged; retry shortly",
                 ));
             }
@@ -233,9 +294,8 @@ async fn settled_answer(
     settled: PaymentResult,
 ) -> ApiResult<(StatusCode, Value)> {
     let refused = |err: ApiError| -> ApiResult<(StatusCode, Value)> {
-        let status = err.status;
-        let body = serde_json::to_value(err.body()).map_err(|e| ApiError::internal("answer", e))?;
-        Ok((status, body))
+        let err = err.with("order_id", order_id.to_string());
+        Ok((err.status, err.body()))
     };
     match settled {
         PaymentResult::Paid => {
@@ -248,44 +308,42 @@ async fn settled_answer(
                 serde_json::to_value(details).map_err(|e| ApiError::internal("answer", e))?;
             Ok((StatusCode::CREATED, body))
         }
-        PaymentResult::Declined { reason } => refused(
-            ApiError::new(
-                StatusCode::PAYMENT_REQUIRED,
-                "payment_declined",
-                format!("the card was declined: {reason}"),
-            )
-            .with("order_id", order_id.to_string()),
-        ),
+        PaymentResult::Declined { reason } => refused(ApiError::new(
+            StatusCode::PAYMENT_REQUIRED,
+            ErrorCode::PaymentDeclined,
+            format!("the card was declined: {reason}"),
+        )),
         PaymentResult::OutOfStock { menu_item_id, name } => refused(
             ApiError::new(
                 StatusCode::CONFLICT,
-                "out_of_stock",
+                ErrorCode::OutOfStock,
                 format!("{name} is out of stock; nothing was charged"),
             )
-            .with("order_id", order_id.to_string())
             .with("menu_item_id", menu_item_id.as_str()),
         ),
         PaymentResult::Ended { status, reason } => {
             let (http, code) = match status {
-                OrderStatus::PaymentFailed => (StatusCode::PAYMENT_REQUIRED, "payment_failed"),
-                OrderStatus::Cancelled => (StatusCode::CONFLICT, "order_cancelled"),
-                _ => (StatusCode::CONFLICT, "order_ended"),
+                OrderStatus::PaymentFailed => {
+                    (StatusCode::PAYMENT_REQUIRED, ErrorCode::PaymentFailed)
+                }
+                OrderStatus::Cancelled => (StatusCode::CONFLICT, ErrorCode::OrderCancelled),
+                _ => (StatusCode::CONFLICT, ErrorCode::OrderEnded),
             };
-            refused(
-                ApiError::new(http, code, format!("the order ended {status}: {reason}"))
-                    .with("order_id", order_id.to_string()),
-            )
+            refused(ApiError::new(
+                http,
+                code,
+                format!("the order ended {status}: {reason}"),
+            ))
         }
     }
 }
 
 fn pending(order_id: OrderId) -> ApiResult<Response> {
-    Ok((
-        StatusCode::ACCEPTED,
-        location(order_id),
-        Json(json!({ "order_id": order_id, "status": OrderStatus::PaymentPending })),
-    )
-        .into_response())
+    let body = PendingOrder {
+        order_id: order_id.uuid(),
+        status: OrderStatus::PaymentPending,
+    };
+    Ok((StatusCode::ACCEPTED, location(order_id), Json(body)).into_response())
 }
 
 /// The payment outcome of an order whose workflow has ended, from the read model.
@@ -301,54 +359,65 @@ async fn ended_outcome(state: &AppState, order_id: OrderId) -> ApiResult<Payment
     let status = OrderStatus::parse(&order.status).ok_or_else(|| {
         ApiError::internal("replaying an order", "unknown status in the read model")
     })?;
-    let reason = order.reason.unwrap_or_default();
-    Ok(match status {
-        OrderStatus::PaymentDeclined => PaymentResult::Declined { reason },
-        OrderStatus::OutOfStock => {
-            // The reason reads "{name} is out of stock": find the line it names.
-            let line = order.items.as_array().into_iter().flatten().find(|line| {
-                line["name"]
-                    .as_str()
-                    .is_some_and(|name| reason.starts_with(name))
-            });
-            let item = line
-                .and_then(|l| l["menu_item_id"].as_str())
-                .unwrap_or("unknown");
-            let name = line.and_then(|l| l["name"].as_str()).unwrap_or("an item");
+    let reason = order.reason.clone().unwrap_or_default();
+    Ok(match (status, &order.cause) {
+        (OrderStatus::PaymentDeclined, _) => PaymentResult::Declined { reason },
+        (OrderStatus::OutOfStock, Some(Cause::OutOfStock { menu_item_id })) => {
+            let name = order
+                .line(menu_item_id)
+                .map_or_else(|| menu_item_id.to_string(), |line| line.name.clone());
             PaymentResult::OutOfStock {
-                menu_item_id: courier_workflows::domain::MenuItemId::parse(item)?,
-                name: name.to_owned(),
+                menu_item_id: menu_item_id.clone(),
+                name,
             }
         }
-        OrderStatus::PaymentFailed | OrderStatus::Cancelled
-            if !order
-                .timeline
-                .iter()
-                .any(|t| t.status == OrderStatus::Paid.as_str()) =>
+        (OrderStatus::PaymentFailed | OrderStatus::Cancelled, _)
+            if !order.was(OrderStatus::Paid) =>
         {
             PaymentResult::Ended { status, reason }
+        }
+        (OrderStatus::OutOfStock, _) => {
+            return Err(ApiError::internal(
+                "replaying an order",
+                "an out-of-stock order without its cause",
+            ));
         }
         _ => PaymentResult::Paid,
     })
 }
 
-/// `POST /orders/{order_id}/cancel {"reason"?}`: the customer's cancellation, until pickup.
+/// `POST /orders/{order_id}/cancel`: why the customer cancels (optional).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct CancelOrderRequest {
+    /// At most 200 characters; "cancelled by the customer" when left out.
+    #[schema(max_length = 200)]
+    pub reason: Option<String>,
+}
+
+/// Cancel an order, until the rider picks it up.
+///
+/// Answers once the saga has undone what it did (rider released, ticket withdrawn, card
+/// refunded, stock back): the order as it then is, usually `CANCELLED`. Cancelling a cancelled
+/// order answers it as it is.
+#[utoipa::path(
+    post, path = "/orders/{order_id}/cancel", tag = "orders", operation_id = "cancelOrder",
+    params(("order_id" = String, Path, description = "The order's id (a UUID)")),
+    request_body(content = Option<CancelOrderRequest>, description = "May be left out."),
+    responses(
+        (status = 200, description = "Cancelled (or being cancelled).", body = OrderDetails),
+        (status = 404, description = "`order_not_found`", body = ErrorBody),
+        (status = 409, description = "`cannot_cancel`: picked up, ended, or being refunded already.", body = ErrorBody),
+        (status = 422, description = "`invalid_request`", body = ErrorBody),
+        (status = 500, description = "`internal`", body = ErrorBody),
+    )
+)]
 pub async fn cancel(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    JsonBody(body): JsonBody,
+    OptionalBody(body): OptionalBody<CancelOrderRequest>,
 ) -> ApiResult<Response> {
-    let body = object(&body, true)?;
-    let reason = optional_str(body, "reason", "reason")?
-        .map(str::trim)
-        .filter(|r| !r.is_empty())
-        .unwrap_or("cancelled by the customer");
-    if reason.chars().count() > 200 {
-        return Err(ApiError::invalid(
-            "reason",
-            "reason must be at most 200 characters",
-        ));
-    }
+    let reason =
+        text(body.reason, "reason", 200)?.unwrap_or_else(|| "cancelled by the customer".to_owned());
     let order_id = order_id(&id)?;
     let current = read_model::order(&state.db, order_id.uuid())
         .await?
@@ -357,15 +426,12 @@ pub async fn cancel(
     if is_cancelled(&current.status) {
         return Ok(Json(current).into_response());
     }
-    let cancellation = Cancellation {
-        reason: reason.to_owned(),
-    };
     let acted = act(
         &state.temporal,
         order_id,
         OrderWorkflow::cancel_order,
-        cancellation,
-        RefusalCode::CannotCancel,
+        Cancellation { reason },
+        ErrorCode::CannotCancel,
     )
     .await;
     let details = read_model::order(&state.db, order_id.uuid())
@@ -388,6 +454,16 @@ pub fn order_id(raw: &str) -> ApiResult<OrderId> {
     OrderId::parse(raw).map_err(|_| ApiError::order_not_found())
 }
 
+/// Follow an order: its status, timeline, rider and why it ended, from the read model.
+#[utoipa::path(
+    get, path = "/orders/{order_id}", tag = "orders", operation_id = "getOrder",
+    params(("order_id" = String, Path, description = "The order's id (a UUID)")),
+    responses(
+        (status = 200, description = "The order.", body = OrderDetails),
+        (status = 404, description = "`order_not_found`", body = ErrorBody),
+        (status = 500, description = "`internal`", body = ErrorBody),
+    )
+)]
 pub async fn show(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
     let order_id = order_id(&id)?;
     let details = read_model::order(&state.db, order_id.uuid())
@@ -396,15 +472,35 @@ pub async fn show(State(state): State<AppState>, Path(id): Path<String>) -> ApiR
     Ok(Json(details).into_response())
 }
 
-/// `GET /orders/{order_id}/notifications`: the log of what the customer and the shop were sent.
+/// `GET /orders/{order_id}/notifications`.
+#[derive(Serialize, ToSchema)]
+pub struct OrderNotifications {
+    pub order_id: uuid::Uuid,
+    pub notifications: Vec<read_model::Notification>,
+}
+
+/// The log of what the customer and the shop were sent about an order (SMS and email).
+#[utoipa::path(
+    get, path = "/orders/{order_id}/notifications", tag = "orders",
+    operation_id = "listOrderNotifications",
+    params(("order_id" = String, Path, description = "The order's id (a UUID)")),
+    responses(
+        (status = 200, description = "Every message, oldest first.", body = OrderNotifications),
+        (status = 404, description = "`order_not_found`", body = ErrorBody),
+        (status = 500, description = "`internal`", body = ErrorBody),
+    )
+)]
 pub async fn notifications(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> ApiResult<Response> {
+) -> ApiResult<Json<OrderNotifications>> {
     let order_id = order_id(&id)?;
     read_model::order_shop(&state.db, order_id.uuid())
         .await?
         .ok_or_else(ApiError::order_not_found)?;
-    let log = read_model::notifications(&state.db, order_id.uuid()).await?;
-    Ok(Json(json!({ "order_id": order_id, "notifications": log })).into_response())
+    let notifications = read_model::notifications(&state.db, order_id.uuid()).await?;
+    Ok(Json(OrderNotifications {
+        order_id: order_id.uuid(),
+        notifications,
+    }))
 }

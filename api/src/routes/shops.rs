@@ -1,59 +1,128 @@
 //! Shops: the catalog customers browse, and the board and actions of shop owners.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use courier_workflows::OrderWorkflow;
-use courier_workflows::domain::{OrderId, ShopId};
+use courier_workflows::codes::ErrorCode;
+use courier_workflows::domain::{MenuItemId, OrderId, ShopId};
 use courier_workflows::order::{OrderStatus, ShopAction, ShopRejection};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
-use crate::body::{JsonBody, object, optional_str};
-use crate::catalog;
-use crate::catalog::StockChange;
-use crate::error::{ApiError, ApiResult};
-use crate::read_model;
+use crate::catalog::{self, MenuItem, Shop, StockChange};
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::{Body, Path, Query, text};
+use crate::read_model::{self, OrderSummary};
+use crate::routes::StatusChange;
 use crate::routes::orders::order_id;
 use crate::workflow::{act, step};
-use courier_workflows::order::RefusalCode;
 
 fn unknown_shop() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "unknown_shop", "no such shop")
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        ErrorCode::UnknownShop,
+        "no such shop",
+    )
 }
 
-pub async fn list(State(state): State<AppState>) -> ApiResult<Json<Value>> {
-    Ok(Json(json!({ "shops": catalog::shops(&state.db).await? })))
+/// The shop named in a path, if it exists (a malformed id names no shop).
+async fn known_shop(state: &AppState, raw: &str) -> ApiResult<(ShopId, Shop)> {
+    let shop_id = ShopId::parse(raw).map_err(|_| unknown_shop())?;
+    let shop = catalog::shop(&state.db, shop_id.as_str())
+        .await?
+        .ok_or_else(unknown_shop)?;
+    Ok((shop_id, shop))
 }
 
+/// `GET /shops`.
+#[derive(Serialize, ToSchema)]
+pub struct ShopList {
+    pub shops: Vec<Shop>,
+}
+
+/// Every shop, by name.
+#[utoipa::path(
+    get, path = "/shops", tag = "shops", operation_id = "listShops",
+    responses(
+        (status = 200, description = "The shops.", body = ShopList),
+        (status = 500, description = "`internal`", body = ErrorBody),
+    )
+)]
+pub async fn list(State(state): State<AppState>) -> ApiResult<Json<ShopList>> {
+    Ok(Json(ShopList {
+        shops: catalog::shops(&state.db).await?,
+    }))
+}
+
+/// `GET /shops/{shop_id}/menu`.
+#[derive(Serialize, ToSchema)]
+pub struct Menu {
+    pub shop_id: String,
+    pub name: String,
+    pub items: Vec<MenuItem>,
+}
+
+/// A shop's menu with prices and today's stock.
+#[utoipa::path(
+    get, path = "/shops/{shop_id}/menu", tag = "shops", operation_id = "getMenu",
+    params(("shop_id" = String, Path, description = "The shop")),
+    responses(
+        (status = 200, description = "The menu.", body = Menu),
+        (status = 404, description = "`unknown_shop`", body = ErrorBody),
+        (status = 500, description = "`internal`", body = ErrorBody),
+    )
+)]
 pub async fn menu(
     State(state): State<AppState>,
     Path(shop_id): Path<String>,
-) -> ApiResult<Json<Value>> {
-    let shop = catalog::shop(&state.db, &shop_id)
-        .await?
-        .ok_or_else(unknown_shop)?;
-    let items = catalog::menu(&state.db, &shop_id).await?;
-    Ok(Json(
-        json!({ "shop_id": shop.shop_id, "name": shop.name, "items": items }),
-    ))
+) -> ApiResult<Json<Menu>> {
+    let (shop_id, shop) = known_shop(&state, &shop_id).await?;
+    let items = catalog::menu(&state.db, shop_id.as_str()).await?;
+    Ok(Json(Menu {
+        shop_id: shop.shop_id,
+        name: shop.name,
+        items,
+    }))
 }
 
-#[derive(Deserialize)]
+/// `GET /shops/{shop_id}/orders?status=`.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct BoardQuery {
+    /// Only orders of this status (one the shop sees: not `PAYMENT_PENDING`, `PAYMENT_DECLINED`,
+    /// `OUT_OF_STOCK`, `PAYMENT_FAILED` or `COMPENSATING`).
+    #[param(value_type = Option<OrderStatus>)]
     status: Option<String>,
 }
 
-/// The shop's board: every order it has been handed, or those of one status.
+/// `GET /shops/{shop_id}/orders`.
+#[derive(Serialize, ToSchema)]
+pub struct ShopBoard {
+    pub shop_id: String,
+    /// Newest first, at most 200.
+    pub orders: Vec<OrderSummary>,
+}
+
+/// The shop's board: every paid order it has been handed (newest first, at most 200), or those
+/// of one status.
+#[utoipa::path(
+    get, path = "/shops/{shop_id}/orders", tag = "shops", operation_id = "listShopOrders",
+    params(("shop_id" = String, Path, description = "The shop"), BoardQuery),
+    responses(
+        (status = 200, description = "The board.", body = ShopBoard),
+        (status = 404, description = "`unknown_shop`", body = ErrorBody),
+        (status = 422, description = "`invalid_request`: a status the board does not show.", body = ErrorBody),
+        (status = 500, description = "`internal`", body = ErrorBody),
+    )
+)]
 pub async fn board(
     State(state): State<AppState>,
     Path(shop_id): Path<String>,
     Query(query): Query<BoardQuery>,
-) -> ApiResult<Json<Value>> {
-    catalog::shop(&state.db, &shop_id)
-        .await?
-        .ok_or_else(unknown_shop)?;
+) -> ApiResult<Json<ShopBoard>> {
+    let (shop_id, _) = known_shop(&state, &shop_id).await?;
     let on_board: Vec<&str> = OrderStatus::ALL
         .iter()
         .filter(|s| s.is_on_shop_board())
@@ -73,8 +142,11 @@ pub async fn board(
             vec![status.as_str()]
         }
     };
-    let orders = read_model::shop_orders(&state.db, &shop_id, &statuses, 200).await?;
-    Ok(Json(json!({ "shop_id": shop_id, "orders": orders })))
+    let orders = read_model::shop_orders(&state.db, shop_id.as_str(), &statuses, 200).await?;
+    Ok(Json(ShopBoard {
+        shop_id: shop_id.to_string(),
+        orders,
+    }))
 }
 
 /// The order, if it exists and belongs to this shop; another shop's order is "not found".
@@ -84,21 +156,31 @@ async fn shop_order(
     raw_order_id: &str,
 ) -> ApiResult<(ShopId, OrderId)> {
     let order_id = order_id(raw_order_id)?;
+    let shop_id = ShopId::parse(shop_id).map_err(|_| ApiError::order_not_found())?;
     let owner = read_model::order_shop(&state.db, order_id.uuid()).await?;
     match owner {
-        Some(owner) if owner == shop_id => Ok((ShopId::parse(shop_id)?, order_id)),
+        Some(owner) if owner == shop_id.as_str() => Ok((shop_id, order_id)),
         _ => Err(ApiError::order_not_found()),
     }
 }
 
-fn moved(order_id: OrderId, status: OrderStatus) -> Json<Value> {
-    Json(json!({ "order_id": order_id, "status": status }))
-}
-
+/// Accept a paid order.
+#[utoipa::path(
+    post, path = "/shops/{shop_id}/orders/{order_id}/accept", tag = "shops",
+    operation_id = "acceptOrder",
+    params(("shop_id" = String, Path, description = "The shop"),
+        ("order_id" = String, Path, description = "One of the shop's orders")),
+    responses(
+        (status = 200, description = "Accepted: `ACCEPTED`.", body = StatusChange),
+        (status = 404, description = "`order_not_found` (or another shop's order)", body = ErrorBody),
+        (status = 409, description = "`invalid_transition`: the order is not `PAID` or has ended.", body = ErrorBody),
+        (status = 500, description = "`internal`", body = ErrorBody),
+    )
+)]
 pub async fn accept(
     State(state): State<AppState>,
     Path((shop_id, order_id)): Path<(String, String)>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<StatusChange>> {
     let (shop_id, order_id) = shop_order(&state, &shop_id, &order_id).await?;
     step(
         &state.temporal,
@@ -109,10 +191,23 @@ pub async fn accept(
     .await
 }
 
+/// Mark an accepted order ready for pickup.
+#[utoipa::path(
+    post, path = "/shops/{shop_id}/orders/{order_id}/ready", tag = "shops",
+    operation_id = "markOrderReady",
+    params(("shop_id" = String, Path, description = "The shop"),
+        ("order_id" = String, Path, description = "One of the shop's orders")),
+    responses(
+        (status = 200, description = "`READY` (the rider may come before or after).", body = StatusChange),
+        (status = 404, description = "`order_not_found` (or another shop's order)", body = ErrorBody),
+        (status = 409, description = "`invalid_transition`: not accepted yet, or ended.", body = ErrorBody),
+        (status = 500, description = "`internal`", body = ErrorBody),
+    )
+)]
 pub async fn ready(
     State(state): State<AppState>,
     Path((shop_id, order_id)): Path<(String, String)>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<StatusChange>> {
     let (shop_id, order_id) = shop_order(&state, &shop_id, &order_id).await?;
     step(
         &state.temporal,
@@ -123,83 +218,114 @@ pub async fn ready(
     .await
 }
 
+/// `POST .../reject`: why the shop turns the order down.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RejectOrderRequest {
+    /// The customer reads it: 1 to 200 characters.
+    #[schema(required = true, value_type = String, min_length = 1, max_length = 200,
+        example = "the oven is broken")]
+    pub reason: Option<String>,
+}
+
+/// Turn a paid order down: answers once the customer is refunded and the stock is back.
+#[utoipa::path(
+    post, path = "/shops/{shop_id}/orders/{order_id}/reject", tag = "shops",
+    operation_id = "rejectOrder",
+    params(("shop_id" = String, Path, description = "The shop"),
+        ("order_id" = String, Path, description = "One of the shop's orders")),
+    request_body = RejectOrderRequest,
+    responses(
+        (status = 200, description = "`REJECTED` (or `NEEDS_ATTENTION` if a refund step waits for an operator).", body = StatusChange),
+        (status = 404, description = "`order_not_found` (or another shop's order)", body = ErrorBody),
+        (status = 409, description = "`invalid_transition`: accepted already, or ended.", body = ErrorBody),
+        (status = 422, description = "`invalid_request`: no reason.", body = ErrorBody),
+        (status = 500, description = "`internal`", body = ErrorBody),
+    )
+)]
 pub async fn reject(
     State(state): State<AppState>,
     Path((shop_id, order_id)): Path<(String, String)>,
-    JsonBody(body): JsonBody,
-) -> ApiResult<Json<Value>> {
-    let body = object(&body, false)?;
-    let reason = optional_str(body, "reason", "reason")?
-        .map(str::trim)
-        .filter(|r| !r.is_empty())
+    Body(body): Body<RejectOrderRequest>,
+) -> ApiResult<Json<StatusChange>> {
+    let reason = text(body.reason, "reason", 200)?
         .ok_or_else(|| ApiError::invalid("reason", "reason is required: the customer reads it"))?;
-    if reason.chars().count() > 200 {
-        return Err(ApiError::invalid(
-            "reason",
-            "reason must be at most 200 characters",
-        ));
-    }
     let (shop_id, order_id) = shop_order(&state, &shop_id, &order_id).await?;
-    let rejection = ShopRejection {
-        shop_id,
-        reason: reason.to_owned(),
-    };
     let status = act(
         &state.temporal,
         order_id,
         OrderWorkflow::reject,
-        rejection,
-        RefusalCode::InvalidTransition,
+        ShopRejection { shop_id, reason },
+        ErrorCode::InvalidTransition,
     )
     .await?;
-    Ok(moved(order_id, status))
+    Ok(Json(StatusChange {
+        order_id: order_id.uuid(),
+        status,
+    }))
 }
 
-/// `POST /shops/{shop_id}/menu/{menu_item_id}/stock` with `{"add": n}` or `{"set": n}`: answers
-/// the item with its new stock.
+/// `POST .../stock`: exactly one of `add` and `set`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct StockChangeRequest {
+    /// Add this many (1 to 1,000,000).
+    #[schema(minimum = 1, maximum = 1_000_000)]
+    pub add: Option<i64>,
+    /// Set the stock to this (0 to 1,000,000).
+    #[schema(minimum = 0, maximum = 1_000_000)]
+    pub set: Option<i64>,
+}
+
+impl TryFrom<StockChangeRequest> for StockChange {
+    type Error = ApiError;
+
+    fn try_from(body: StockChangeRequest) -> ApiResult<Self> {
+        match (body.add, body.set) {
+            (Some(n), None) if (1..=1_000_000).contains(&n) => Ok(StockChange::Add(n)),
+            (Some(_), None) => Err(ApiError::invalid(
+                "add",
+                "add must be between 1 and 1000000",
+            )),
+            (None, Some(n)) if (0..=1_000_000).contains(&n) => Ok(StockChange::Set(n)),
+            (None, Some(_)) => Err(ApiError::invalid(
+                "set",
+                "set must be between 0 and 1000000",
+            )),
+            _ => Err(ApiError::invalid("body", "give exactly one of add and set")),
+        }
+    }
+}
+
+/// Add to a menu item's stock, or set it: answers the item with its new stock.
+#[utoipa::path(
+    post, path = "/shops/{shop_id}/menu/{menu_item_id}/stock", tag = "shops",
+    operation_id = "changeStock",
+    params(("shop_id" = String, Path, description = "The shop"),
+        ("menu_item_id" = String, Path, description = "An item on its menu")),
+    request_body = StockChangeRequest,
+    responses(
+        (status = 200, description = "The item with its new stock.", body = MenuItem),
+        (status = 404, description = "`unknown_shop` or `unknown_menu_item`", body = ErrorBody),
+        (status = 422, description = "`invalid_request`", body = ErrorBody),
+        (status = 500, description = "`internal`", body = ErrorBody),
+    )
+)]
 pub async fn stock(
     State(state): State<AppState>,
     Path((shop_id, menu_item_id)): Path<(String, String)>,
-    JsonBody(body): JsonBody,
-) -> ApiResult<Json<Value>> {
-    let body = object(&body, false)?;
-    let number = |key: &str| -> ApiResult<Option<i64>> {
-        match body.get(key) {
-            None | Some(Value::Null) => Ok(None),
-            Some(v) => v
-                .as_i64()
-                .map(Some)
-                .ok_or_else(|| ApiError::invalid(key, format!("{key} must be an integer"))),
-        }
+    Body(body): Body<StockChangeRequest>,
+) -> ApiResult<Json<MenuItem>> {
+    let change = StockChange::try_from(body)?;
+    let (shop_id, _) = known_shop(&state, &shop_id).await?;
+    let unknown_item = || {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            ErrorCode::UnknownMenuItem,
+            "the shop has no such menu item",
+        )
     };
-    let change = match (number("add")?, number("set")?) {
-        (Some(n), None) if (1..=1_000_000).contains(&n) => StockChange::Add(n),
-        (Some(_), None) => {
-            return Err(ApiError::invalid(
-                "add",
-                "add must be between 1 and 1000000",
-            ));
-        }
-        (None, Some(n)) if (0..=1_000_000).contains(&n) => StockChange::Set(n),
-        (None, Some(_)) => {
-            return Err(ApiError::invalid(
-                "set",
-                "set must be between 0 and 1000000",
-            ));
-        }
-        _ => return Err(ApiError::invalid("body", "give exactly one of add and set")),
-    };
-    catalog::shop(&state.db, &shop_id)
+    let menu_item_id = MenuItemId::parse(&menu_item_id).map_err(|_| unknown_item())?;
+    let item = catalog::change_stock(&state.db, shop_id.as_str(), menu_item_id.as_str(), change)
         .await?
-        .ok_or_else(unknown_shop)?;
-    let item = catalog::change_stock(&state.db, &shop_id, &menu_item_id, change)
-        .await?
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::NOT_FOUND,
-                "unknown_menu_item",
-                "the shop has no such menu item",
-            )
-        })?;
-    Ok(Json(json!(item)))
+        .ok_or_else(unknown_item)?;
+    Ok(Json(item))
 }

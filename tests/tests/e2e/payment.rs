@@ -2,6 +2,7 @@
 
 use courier_tests::{DECLINED_CARD, GOOD_CARD, TestApp, pizza_order};
 use reqwest::StatusCode;
+use serde_json::json;
 
 #[tokio::test]
 async fn a_declined_card_is_refused_with_402_and_leaves_stock_untouched() -> anyhow::Result<()> {
@@ -72,6 +73,43 @@ async fn an_order_for_more_than_the_stock_is_refused_and_charges_nothing() -> an
     assert!(app.ledger(&id).await?.is_empty(), "nothing charged");
     assert_eq!(app.stock("margherita").await?, 1);
     assert_eq!(app.stock("cola-500").await?, 100, "no partial reservation");
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_ended_order_says_why_as_data_and_a_lost_answer_is_rebuilt_from_it() -> anyhow::Result<()>
+{
+    let app = TestApp::spawn().await?;
+    app.set_stock("margherita", 1).await?;
+    let body = pizza_order("haneul", GOOD_CARD);
+    let (status, first) = app.place_with_key("checkout-oos", &body).await?;
+    assert_eq!(status, StatusCode::CONFLICT, "{first}");
+    let id = first["error"]["order_id"].as_str().unwrap().to_owned();
+    app.wait_for_status(&id, "OUT_OF_STOCK").await?;
+
+    // The read model carries the cause as data beside the sentence.
+    let (_, order) = app.get(&format!("/orders/{id}")).await?;
+    assert_eq!(
+        order["cause"],
+        json!({ "code": "out_of_stock", "menu_item_id": "margherita" })
+    );
+    assert!(order["reason"].as_str().is_some_and(|r| !r.is_empty()));
+
+    // The API lost its stored answer (it crashed before writing it): the retry finds the order's
+    // workflow ended and answers from the read model's cause, the same as the first time.
+    sqlx::query(
+        "UPDATE orders.idempotency_keys SET response_status = NULL, response_body = NULL \
+         WHERE key = 'checkout-oos'",
+    )
+    .execute(&app.db)
+    .await?;
+    let (status, again) = app.place_with_key("checkout-oos", &body).await?;
+    assert_eq!(status, StatusCode::CONFLICT, "{again}");
+    assert_eq!(again["error"]["code"], "out_of_stock");
+    assert_eq!(again["error"]["menu_item_id"], "margherita");
+    assert_eq!(again["error"]["order_id"], id.as_str());
+    assert!(app.ledger(&id).await?.is_empty(), "nothing charged");
+    app.record_history(&id, "v3_out_of_stock").await?;
     Ok(())
 }
 

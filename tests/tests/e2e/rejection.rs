@@ -28,6 +28,7 @@ async fn a_shop_rejection_refunds_the_card_and_restores_stock() -> anyhow::Resul
     let order = app.order(&id).await?;
     assert_eq!(order["status"], "REJECTED");
     assert_eq!(order["reason"], "the oven is broken");
+    assert_eq!(order["cause"], json!({ "code": "rejected_by_shop" }));
     assert_eq!(app.stock("margherita").await?, before);
     let ledger = app.ledger(&id).await?;
     let refunds: Vec<_> = ledger.iter().filter(|e| e["kind"] == "refund").collect();

@@ -239,3 +239,96 @@ async fn unknown_routes_and_bad_board_filters_answer_json_errors() -> anyhow::Re
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn nul_bytes_huge_numbers_and_wrong_types_are_4xx_and_change_nothing() -> anyhow::Result<()> {
+    let app = TestApp::spawn().await?;
+    let (status, placed) = app.place_order(&pizza_order("minji", GOOD_CARD)).await?;
+    assert_eq!(status, StatusCode::CREATED, "{placed}");
+    let id = placed["order_id"].as_str().unwrap().to_owned();
+    let stock_before = app.stock("margherita").await?;
+
+    let bodies: Vec<(String, Value, &str)> = vec![
+        (
+            format!("/orders/{id}/cancel"),
+            json!({ "reason": "a\u{0}b" }),
+            "reason",
+        ),
+        (
+            format!("/orders/{id}/cancel"),
+            json!({ "reason": 7 }),
+            "reason",
+        ),
+        (
+            format!("/shops/napoli-oven/orders/{id}/reject"),
+            json!({ "reason": "oven\u{0}" }),
+            "reason",
+        ),
+        (
+            "/shops/napoli-oven/menu/margherita/stock".to_owned(),
+            json!({ "add": 1e30 }),
+            "add",
+        ),
+        (
+            "/shops/napoli-oven/menu/margherita/stock".to_owned(),
+            json!({ "set": 18_446_744_073_709_551_615_u64 }),
+            "set",
+        ),
+        (
+            format!("/deliveries/{id}/pickup"),
+            json!({ "rider_id": ["r"] }),
+            "rider_id",
+        ),
+        (
+            format!("/deliveries/{id}/pickup"),
+            json!({ "rider_id": "\u{0}" }),
+            "rider_id",
+        ),
+    ];
+    for (path, body, field) in bodies {
+        let (status, answer) = app.post(&path, &body).await?;
+        assert_eq!(
+            (status, answer["error"]["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some(field)),
+            "{path} {body}: {answer}"
+        );
+    }
+    let order = with("/items/0/quantity", Some(json!(1e300)));
+    let (status, answer) = app.place_order(&order).await?;
+    assert_eq!(
+        (status, answer["error"]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("items[0].quantity")),
+        "{answer}"
+    );
+    let order = with("/customer_id", Some(json!("min\u{0}ji")));
+    let (status, _) = app.place_order(&order).await?;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // A NUL byte in a path names nothing.
+    for path in ["/shops/napoli%00oven/menu", "/shops/napoli%00oven/orders"] {
+        let (status, answer) = app.get(path).await?;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}: {answer}");
+        assert_eq!(answer["error"]["code"], "unknown_shop");
+    }
+    let (status, answer) = app
+        .admin(
+            reqwest::Method::POST,
+            &format!("/admin/orders/{id}/cancel"),
+            Some(json!({ "operator": "ops\u{0}", "reason": "test" })),
+        )
+        .await?;
+    assert_eq!(
+        (status, answer["error"]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("operator")),
+        "{answer}"
+    );
+
+    // Nothing changed: the order is still paid, the stock as it was, no audit entry.
+    assert_eq!(app.order(&id).await?["status"], "PAID");
+    assert_eq!(app.stock("margherita").await?, stock_before);
+    let audited: i64 = sqlx::query_scalar("SELECT count(*) FROM operations.audit")
+        .fetch_one(&app.db)
+        .await?;
+    assert_eq!(audited, 0);
+    Ok(())
+}

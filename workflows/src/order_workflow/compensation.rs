@@ -51,7 +51,7 @@ pub(super) async fn compensate(
     } else {
         OrderStatus::Compensating
     };
-    status::record(ctx, unwinding, Some(unwind.reason.clone())).await?;
+    status::record(ctx, unwinding, unwind.why()).await?;
     // Dispatch: recall the rider (a rider already paid keeps the fee).
     if done.rider_assigned {
         step_or_operator(ctx, ReleaseRider, order_id, Runs::Locally, Interrupt::Never).await?;
@@ -94,7 +94,7 @@ pub(super) async fn compensate(
             });
         }
     });
-    status::record(ctx, unwind.status, Some(unwind.reason)).await?;
+    status::record(ctx, unwind.status, unwind.why()).await?;
     Ok(())
 }
 

@@ -29,7 +29,7 @@ use crate::contracts::{
     RecordOutcome, ReserveOutcome, ReserveStock, RiderPayout, ShopTicket, StockReservation,
 };
 use crate::domain::Money;
-use crate::order::{Attention, OrderStatus, OrderView, PaymentResult};
+use crate::order::{Attention, Cause, OrderStatus, OrderView, PaymentResult};
 
 /// How the forward path ended.
 pub(super) enum Forward {
@@ -52,6 +52,7 @@ pub(super) async fn run(ctx: &mut WorkflowContext<OrderWorkflow>) -> WorkflowRes
             }
             Unwind {
                 status: OrderStatus::Cancelled,
+                cause: Cause::WorkflowCancelled,
                 reason: ctx
                     .state(|s| s.cancellation.as_ref().map(|c| c.reason.clone()))
                     .or_else(|| ctx.cancellation_token().reason())
@@ -65,6 +66,7 @@ pub(super) async fn run(ctx: &mut WorkflowContext<OrderWorkflow>) -> WorkflowRes
             tracing::error!(error = %err, "the forward path failed: compensating");
             Unwind {
                 status: OrderStatus::Rejected,
+                cause: Cause::Failed,
                 reason: format!("failed: {err}"),
             }
         }
@@ -110,8 +112,11 @@ async fn forward(ctx: &mut WorkflowContext<OrderWorkflow>) -> WorkflowResult<For
     } = reserved
     {
         ctx.state_mut(|s| s.done.stock_reserved = false);
+        let cause = Cause::OutOfStock {
+            menu_item_id: menu_item_id.clone(),
+        };
         let reason = format!("{name} is out of stock");
-        status::record(ctx, OrderStatus::OutOfStock, Some(reason)).await?;
+        status::record(ctx, OrderStatus::OutOfStock, Some((cause, reason))).await?;
         ctx.state_mut(|s| s.payment = Some(PaymentResult::OutOfStock { menu_item_id, name }));
         return Ok(Forward::Done);
     }
@@ -144,12 +149,14 @@ async fn forward(ctx: &mut WorkflowContext<OrderWorkflow>) -> WorkflowResult<For
             ctx.state_mut(|s| s.done.charge_attempted = false);
             return Ok(Forward::Stopped(Unwind {
                 status: OrderStatus::PaymentDeclined,
+                cause: Cause::PaymentDeclined,
                 reason: failure_message(&err),
             }));
         }
         (Err(err), Some(Ended::Deadline)) => {
             return Ok(Forward::Stopped(Unwind {
                 status: OrderStatus::PaymentFailed,
+                cause: Cause::PaymentFailed,
                 reason: format!(
                     "payment impossible for {}s: {}",
                     policy.payment_deadline_secs,
@@ -188,7 +195,10 @@ async fn forward(ctx: &mut WorkflowContext<OrderWorkflow>) -> WorkflowResult<For
         return Ok(Forward::Stopped(stop));
     }
     if !accepted {
-        return Ok(Forward::Stopped(rejected(REASON_SHOP_TIMEOUT)));
+        return Ok(Forward::Stopped(rejected(
+            REASON_SHOP_TIMEOUT,
+            Cause::ShopTimeout,
+        )));
     }
 
     // Dispatch: look for a free rider until the dispatch deadline.
@@ -202,7 +212,9 @@ async fn forward(ctx: &mut WorkflowContext<OrderWorkflow>) -> WorkflowResult<For
     let (assigned, ended_by) = bounded(ctx, scope, policy.dispatch_timeout_secs, dispatching).await;
     let rider = match (assigned, ended_by) {
         (Ok(rider), _) => rider,
-        (Err(_), Some(Ended::Deadline)) => return Ok(Forward::Stopped(rejected(REASON_NO_RIDER))),
+        (Err(_), Some(Ended::Deadline)) => {
+            return Ok(Forward::Stopped(rejected(REASON_NO_RIDER, Cause::NoRider)));
+        }
         (Err(_), Some(Ended::Stopped)) => return Ok(stopped(ctx)),
         (Err(err), None) => return Err(err.into()),
     };
@@ -283,8 +295,8 @@ async fn until_delivered(
             continue;
         }
         match phase {
-            Phase::Ready => return Ok(Some(rejected(REASON_NOT_READY))),
-            Phase::Pickup => return Ok(Some(rejected(REASON_NOT_PICKED_UP))),
+            Phase::Ready => return Ok(Some(rejected(REASON_NOT_READY, Cause::NotReady))),
+            Phase::Pickup => return Ok(Some(rejected(REASON_NOT_PICKED_UP, Cause::NotPickedUp))),
             Phase::Delivery => {
                 // Overdue: an operator looks; `retry` gives the rider another delivery window,
                 // a delivery ends the wait, an operator's cancel refunds.
@@ -314,9 +326,10 @@ enum Phase {
     Delivery,
 }
 
-fn rejected(reason: &str) -> Unwind {
+fn rejected(reason: &str, cause: Cause) -> Unwind {
     Unwind {
         status: OrderStatus::Rejected,
+        cause,
         reason: reason.to_owned(),
     }
 }
@@ -328,6 +341,7 @@ fn stopped(ctx: &WorkflowContext<OrderWorkflow>) -> Forward {
         ctx.state(OrderWorkflow::stop_reason)
             .unwrap_or_else(|| Unwind {
                 status: OrderStatus::Cancelled,
+                cause: Cause::WorkflowCancelled,
                 reason: REASON_WORKFLOW_CANCELLED.to_owned(),
             }),
     )

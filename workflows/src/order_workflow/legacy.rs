@@ -27,7 +27,9 @@ use crate::contracts::{
 };
 use crate::domain::Money;
 use crate::notification_workflow::NotificationWorkflow;
-use crate::order::{Attention, OrderRequest, OrderStatus, OrderView, PaymentResult, TimelineEntry};
+use crate::order::{
+    Attention, Cause, OrderRequest, OrderStatus, OrderView, PaymentResult, TimelineEntry,
+};
 
 /// The whole run of a v1 order.
 pub(super) async fn run(ctx: &mut WorkflowContext<OrderWorkflow>) -> WorkflowResult<OrderView> {
@@ -38,6 +40,7 @@ pub(super) async fn run(ctx: &mut WorkflowContext<OrderWorkflow>) -> WorkflowRes
             tracing::info!(error = %err, "workflow cancelled: compensating");
             Unwind {
                 status: OrderStatus::Cancelled,
+                cause: Cause::WorkflowCancelled,
                 reason: ctx
                     .state(|s| s.cancellation.as_ref().map(|c| c.reason.clone()))
                     .or_else(|| ctx.cancellation_token().reason())
@@ -116,12 +119,14 @@ async fn forward(ctx: &mut WorkflowContext<OrderWorkflow>) -> WorkflowResult<Opt
             let reason = failure_message(&err);
             return Ok(Some(Unwind {
                 status: OrderStatus::PaymentDeclined,
+                cause: Cause::PaymentDeclined,
                 reason,
             }));
         }
         Err(err) if out_of_time(&err) => {
             return Ok(Some(Unwind {
                 status: OrderStatus::PaymentFailed,
+                cause: Cause::PaymentFailed,
                 reason: format!(
                     "payment impossible for {}s: {}",
                     policy.payment_deadline_secs,
@@ -164,6 +169,7 @@ async fn forward(ctx: &mut WorkflowContext<OrderWorkflow>) -> WorkflowResult<Opt
     if !decided {
         return Ok(Some(Unwind {
             status: OrderStatus::Rejected,
+            cause: Cause::ShopTimeout,
             reason: REASON_SHOP_TIMEOUT.to_owned(),
         }));
     }
@@ -185,6 +191,7 @@ async fn forward(ctx: &mut WorkflowContext<OrderWorkflow>) -> WorkflowResult<Opt
         Err(err) if out_of_time(&err) => {
             return Ok(Some(Unwind {
                 status: OrderStatus::Rejected,
+                cause: Cause::NoRider,
                 reason: REASON_NO_RIDER.to_owned(),
             }));
         }

@@ -27,9 +27,10 @@ use temporalio_sdk::{
     WorkflowContextView, WorkflowResult,
 };
 
+use crate::codes::ErrorCode;
 use crate::order::{
-    Attention, Cancellation, OrderRequest, OrderStatus, OrderView, PaymentResult, Refusal,
-    RefusalCode, Rider, RiderAction, ShopAction, ShopRejection, TimelineEntry,
+    Attention, Cancellation, Cause, OrderRequest, OrderStatus, OrderView, PaymentResult, Refusal,
+    Rider, RiderAction, ShopAction, ShopRejection, TimelineEntry,
 };
 
 /// Search attributes operators filter orders by in the Temporal UI.
@@ -60,7 +61,15 @@ struct Done {
 /// How the forward path ended when it did not deliver.
 struct Unwind {
     status: OrderStatus,
+    cause: Cause,
     reason: String,
+}
+
+impl Unwind {
+    /// What the status change records: the cause, and the sentence people read.
+    fn why(&self) -> Option<(Cause, String)> {
+        Some((self.cause.clone(), self.reason.clone()))
+    }
 }
 
 #[workflow]
@@ -74,6 +83,7 @@ pub struct OrderWorkflow {
     timeline: Vec<TimelineEntry>,
     updated_at: DateTime<Utc>,
     reason: Option<String>,
+    cause: Option<Cause>,
     attention: Option<Attention>,
     /// Set once stock and payment are settled; `await_payment` answers with it.
     payment: Option<PaymentResult>,
@@ -115,6 +125,7 @@ impl OrderWorkflow {
             timeline: Vec::new(),
             updated_at: request.placed_at,
             reason: None,
+            cause: None,
             attention: None,
             payment: None,
             done: Done::default(),
@@ -173,7 +184,7 @@ impl OrderWorkflow {
             s.accepted = true;
             s.accepted_at = Some(now);
         });
-        record_status(ctx, OrderStatus::Accepted, None).await?;
+        record_status(ctx, OrderStatus::Accepted).await?;
         Ok(OrderStatus::Accepted)
     }
 
@@ -220,7 +231,7 @@ impl OrderWorkflow {
             s.ready = true;
             s.ready_at = Some(now);
         });
-        record_status(ctx, OrderStatus::Ready, None).await?;
+        record_status(ctx, OrderStatus::Ready).await?;
         Ok(OrderStatus::Ready)
     }
 
@@ -243,7 +254,7 @@ impl OrderWorkflow {
             s.picked_up = true;
             s.picked_up_at = Some(now);
         });
-        record_status(ctx, OrderStatus::PickedUp, None).await?;
+        record_status(ctx, OrderStatus::PickedUp).await?;
         Ok(OrderStatus::PickedUp)
     }
 
@@ -262,7 +273,7 @@ impl OrderWorkflow {
         _action: RiderAction,
     ) -> Result<OrderStatus, Box<dyn std::error::Error + Send + Sync>> {
         ctx.state_mut(|s| s.delivered = true);
-        record_status(ctx, OrderStatus::Delivered, None).await?;
+        record_status(ctx, OrderStatus::Delivered).await?;
         Ok(OrderStatus::Delivered)
     }
 
@@ -324,6 +335,7 @@ impl OrderWorkflow {
             delivery_address: r.delivery_address.clone(),
             rider: self.rider.clone(),
             reason: self.reason.clone(),
+            cause: self.cause.clone(),
             attention: self.attention.clone(),
             created_at: r.placed_at,
             updated_at: self.updated_at,
@@ -341,7 +353,7 @@ impl OrderWorkflow {
     }
 
     fn cancellable(&self) -> Refused {
-        let refuse = |why: String| Err(Refusal::new(RefusalCode::CannotCancel, why).into());
+        let refuse = |why: String| Err(Refusal::new(ErrorCode::CannotCancel, why).into());
         if self.cancellation.is_some() {
             return Ok(());
         }
@@ -374,7 +386,7 @@ impl OrderWorkflow {
             Ok(())
         } else {
             Err(Refusal::new(
-                RefusalCode::InvalidTransition,
+                ErrorCode::InvalidTransition,
                 format!("{rule}; the order is {}", self.status),
             )
             .into())
@@ -385,14 +397,14 @@ impl OrderWorkflow {
         if action.shop_id == self.request.shop_id {
             Ok(())
         } else {
-            Err(Refusal::new(RefusalCode::WrongShop, "the order belongs to another shop").into())
+            Err(Refusal::new(ErrorCode::WrongShop, "the order belongs to another shop").into())
         }
     }
 
     fn check_rider(&self, action: &RiderAction) -> Refused {
         match (&action.rider_id, &self.rider) {
             (Some(claimed), Some(rider)) if *claimed != rider.rider_id => Err(Refusal::new(
-                RefusalCode::WrongRider,
+                ErrorCode::WrongRider,
                 "the order is assigned to another rider",
             )
             .into()),
@@ -405,11 +417,13 @@ impl OrderWorkflow {
         if let Some(c) = &self.cancellation {
             return Some(Unwind {
                 status: OrderStatus::Cancelled,
+                cause: Cause::Cancelled,
                 reason: c.reason.clone(),
             });
         }
         self.rejection.as_ref().map(|reason| Unwind {
             status: OrderStatus::Rejected,
+            cause: Cause::RejectedByShop,
             reason: reason.clone(),
         })
     }
@@ -434,12 +448,11 @@ async fn await_settled(
 async fn record_status(
     ctx: &WorkflowContext<OrderWorkflow>,
     status: OrderStatus,
-    reason: Option<String>,
 ) -> Result<(), ActivityExecutionError> {
     if ctx.state(|s| s.v2) {
-        status::record(ctx, status, reason).await.map(|_| ())
+        status::record(ctx, status, None).await.map(|_| ())
     } else {
-        legacy::record_status(ctx, status, reason).await
+        legacy::record_status(ctx, status, None).await
     }
 }
 

@@ -9,22 +9,23 @@ use super::{CUSTOMER_ID, ORDER_STATUS, OrderWorkflow, SHOP_ID, options, workflow
 use crate::contracts::{
     NotificationPolicy, NotificationRequest, RecordOutcome, RecordStatus, StatusChange,
 };
-use crate::order::{OrderStatus, TimelineEntry};
+use crate::order::{Cause, OrderStatus, TimelineEntry};
 
-/// Records the status change; answers whether it was recorded or (the first change only) the API
-/// had already given the placement up.
+/// Records the status change (with why the order ends or is undone, when it is); answers whether
+/// it was recorded or (the first change only) the API had already given the placement up.
 pub(super) async fn record(
     ctx: &WorkflowContext<OrderWorkflow>,
     status: OrderStatus,
-    reason: Option<String>,
+    why: Option<(Cause, String)>,
 ) -> Result<RecordOutcome, ActivityExecutionError> {
     let now = workflow_now(ctx);
     let (change, opts) = ctx.state_mut(|s| {
         s.seq += 1;
         s.status = status;
         s.updated_at = now;
-        if reason.is_some() {
-            s.reason = reason.clone();
+        if let Some((cause, reason)) = why {
+            s.cause = Some(cause);
+            s.reason = Some(reason);
         }
         s.timeline.push(TimelineEntry {
             seq: s.seq,

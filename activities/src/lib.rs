@@ -10,17 +10,16 @@
 //! - [`payment`]: charges through the payment provider's HTTP API (`payment_client`).
 //! - [`shop_board`]: hands paid orders to their shop.
 //! - [`dispatch`]: assigns riders, pays their delivery fee, releases them.
-//! - [`read_model`]: projects order views into the CQRS read model.
+//! - [`read_model`]: the legacy projection activity (the writer is `courier_runtime::read_model`).
 //! - [`notifications`]: the log (and outbox) of SMS and emails owed to customers and shops.
 //! - [`status`]: publishes a status change: read model and outbox in one transaction.
 //! - [`failure`]: which errors are worth a retry.
-//! - [`config`]: settings from the environment (shared with the API).
-//! - [`health`]: readiness checks (shared with the API).
+//!
+//! Settings, logging, the Temporal connection, readiness, migrations and the read model's writer
+//! are shared with the API and live in `courier-runtime`.
 
-pub mod config;
 pub mod dispatch;
 pub mod failure;
-pub mod health;
 pub mod notifications;
 pub mod payment;
 pub mod payment_client;
@@ -31,7 +30,7 @@ pub mod status;
 pub mod stock;
 
 use courier_workflows::domain::OrderId;
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgConnection;
 
 /// Serialises, for the rest of the caller's transaction, every step of one bounded context on one
 /// order (a step and its undo): a per-order advisory lock, released at commit or rollback.
@@ -45,9 +44,4 @@ pub(crate) async fn lock_order(
         .execute(conn)
         .await?;
     Ok(())
-}
-
-/// Runs Courier's database migrations (all contexts' schemas and the demo shops).
-pub async fn migrate(db: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
-    sqlx::migrate!("../migrations").run(db).await
 }

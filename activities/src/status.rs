@@ -9,7 +9,7 @@ use temporalio_macros::activities;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 
 use crate::notifications::{self, NotificationChannels};
-use crate::read_model;
+use courier_runtime::read_model;
 
 pub struct StatusActivities {
     pub db: PgPool,

@@ -89,7 +89,7 @@ pub struct Intent {
 pub async fn run(cli: Cli) -> anyhow::Result<(u16, Value)> {
     let token = match cli.token {
         Some(token) => token,
-        None => courier_activities::config::secret("COURIER_OPERATOR_TOKEN")?
+        None => courier_runtime::settings::secret("COURIER_OPERATOR_TOKEN")?
             .ok_or_else(|| anyhow::anyhow!("set COURIER_OPERATOR_TOKEN (or --token)"))?,
     };
     let base = cli.api.trim_end_matches('/').to_owned();

@@ -27,7 +27,9 @@ pub mod workflow;
 use std::time::Duration;
 
 use axum::Router;
-use courier_activities::config::{DEFAULT_DATABASE_URL, env_number, env_or, secret, secret_or};
+use courier_runtime::settings::{
+    DEFAULT_DATABASE_URL, DEFAULT_TASK_QUEUE, env_number, env_or, secret, secret_or,
+};
 use courier_workflows::order::SagaPolicy;
 use courier_workflows::reconciliation_workflow::ReconcilePolicy;
 use sqlx::PgPool;
@@ -65,14 +67,14 @@ impl ApiSettings {
             database_url: secret_or("DATABASE_URL", DEFAULT_DATABASE_URL)?,
             operator_token: secret("COURIER_OPERATOR_TOKEN")?,
             temporal_ui_url: env_or("TEMPORAL_UI_URL", "http://127.0.0.1:8233"),
-            task_queue: env_or("COURIER_TASK_QUEUE", "courier-orders"),
+            task_queue: env_or("COURIER_TASK_QUEUE", DEFAULT_TASK_QUEUE),
             start_timeout: Duration::from_secs(env_number("COURIER_START_TIMEOUT_SECS", 5)?),
             payment_wait: Duration::from_secs(env_number("COURIER_PAYMENT_WAIT_SECS", 10)?),
             idempotency_key_ttl: Duration::from_secs(env_number(
                 "COURIER_IDEMPOTENCY_KEY_TTL_SECS",
                 12 * 3600,
             )?),
-            reconcile: courier_activities::config::reconcile_policy()?,
+            reconcile: courier_runtime::settings::reconcile_policy()?,
             saga: SagaPolicy {
                 activity_timeout_secs: env_number(
                     "COURIER_ACTIVITY_TIMEOUT_SECS",

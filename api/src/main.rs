@@ -7,14 +7,14 @@ use courier_api::{ApiSettings, AppState, serve};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    courier_activities::config::init_logging();
+    courier_runtime::logging::init_logging();
     let settings = ApiSettings::from_env()?;
     let db = sqlx::postgres::PgPoolOptions::new()
         .max_connections(20)
         .connect(&settings.database_url)
         .await
         .context("connecting to Courier's database")?;
-    let temporal = courier_activities::config::connect_temporal().await?;
+    let temporal = courier_runtime::temporal::connect_temporal().await?;
     courier_api::check_key_ttl(&temporal, settings.idempotency_key_ttl).await?;
     let listener = tokio::net::TcpListener::bind(&settings.bind)
         .await

@@ -203,4 +203,4 @@ pub async fn notifications(db: &PgPool, order_id: Uuid) -> Result<Vec<Notificati
     .await
 }
 
-pub use courier_activities::read_model::{mark_terminated, replace};
+pub use courier_runtime::read_model::{mark_terminated, replace};

@@ -243,7 +243,7 @@ impl TestApp {
             serve_on_port_0(move |l| payment_sandbox::serve(l, sandbox_state, stop)).await?;
 
         let db = fresh_database("courier_t").await?;
-        courier_activities::migrate(&db).await?;
+        courier_runtime::migrate(&db).await?;
         let task_queue = format!("courier-test-{}", uuid::Uuid::new_v4().simple());
         let peers = Peers::from_env();
         let twilio = match (&peers.prism, options.twilio) {

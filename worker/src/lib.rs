@@ -12,7 +12,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use courier_activities::config::{DEFAULT_DATABASE_URL, env_number, env_or, secret, secret_or};
 use courier_activities::dispatch::DispatchActivities;
 use courier_activities::notifications::email::{EmailSender, SmtpConfig, SmtpTls};
 use courier_activities::notifications::outbox::{Dispatcher, OutboxSettings};
@@ -25,6 +24,9 @@ use courier_activities::reconciliation::ReconciliationActivities;
 use courier_activities::shop_board::ShopBoardActivities;
 use courier_activities::status::StatusActivities;
 use courier_activities::stock::StockActivities;
+use courier_runtime::settings::{
+    DEFAULT_DATABASE_URL, DEFAULT_TASK_QUEUE, env_number, env_or, secret, secret_or,
+};
 use courier_workflows::reconciliation_workflow::ReconcilePolicy;
 use courier_workflows::{
     NotificationWorkflow, OrderCompensationWorkflow, OrderWorkflow, ReconciliationWorkflow,
@@ -130,8 +132,6 @@ impl NotificationSettings {
     }
 }
 
-pub const DEFAULT_TASK_QUEUE: &str = "courier-orders";
-
 impl WorkerSettings {
     pub fn from_env() -> anyhow::Result<Self> {
         Ok(Self {
@@ -150,7 +150,7 @@ impl WorkerSettings {
                 300,
             )?))
             .filter(|every| !every.is_zero()),
-            reconcile: courier_activities::config::reconcile_policy()?,
+            reconcile: courier_runtime::settings::reconcile_policy()?,
         })
     }
 }
@@ -162,7 +162,7 @@ pub async fn connect_db(url: &str, max_connections: u32) -> anyhow::Result<PgPoo
         .connect(url)
         .await
         .context("connecting to Courier's database")?;
-    courier_activities::migrate(&db)
+    courier_runtime::migrate(&db)
         .await
         .context("migrating Courier's database")?;
     Ok(db)

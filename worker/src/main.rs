@@ -7,7 +7,8 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use courier_activities::config::{env_or, init_logging};
+use courier_runtime::logging::init_logging;
+use courier_runtime::settings::env_or;
 use courier_worker::{WorkerSettings, connect_db, ops, run_worker};
 use temporalio_common::telemetry::metrics::CoreMeter;
 use temporalio_common::telemetry::{PrometheusExporterOptions, start_prometheus_metric_exporter};
@@ -17,7 +18,7 @@ async fn main() -> anyhow::Result<()> {
     init_logging();
     let settings = WorkerSettings::from_env()?;
     let db = connect_db(&settings.database_url, settings.db_max_connections).await?;
-    let client = courier_activities::config::connect_temporal().await?;
+    let client = courier_runtime::temporal::connect_temporal().await?;
 
     // The SDK's exporter listens on loopback only; /metrics on the ops address relays it.
     let exporter = start_prometheus_metric_exporter(

@@ -36,7 +36,7 @@ pub fn router(db: PgPool, temporal: Client, sdk_metrics: Option<SocketAddr>) -> 
 }
 
 async fn readyz(State(state): State<OpsState>) -> impl IntoResponse {
-    let (ready, body) = courier_activities::health::readiness(&state.db, &state.temporal).await;
+    let (ready, body) = courier_runtime::health::readiness(&state.db, &state.temporal).await;
     let status = if ready {
         StatusCode::OK
     } else {

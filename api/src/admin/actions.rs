@@ -371,7 +371,7 @@ pub async fn compensate(
                 None => return Err(conflict("the order has no workflow in Temporal")),
             }
             let request = placed_request(&state, order_id).await?;
-            let view = courier_activities::read_model::view(&state.db, order_id.uuid())
+            let view = courier_runtime::read_model::view(&state.db, order_id.uuid())
                 .await?
                 .ok_or_else(ApiError::order_not_found)?;
             let order = CompensationOrder {

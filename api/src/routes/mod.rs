@@ -151,7 +151,7 @@ pub struct ReadinessChecks {
     )
 )]
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
-    let (ready, body) = courier_activities::health::readiness(&state.db, &state.temporal).await;
+    let (ready, body) = courier_runtime::health::readiness(&state.db, &state.temporal).await;
     let status = if ready {
         StatusCode::OK
     } else {

@@ -40,38 +40,9 @@ pub struct ConfigError(pub String);
 /// Courier's database when nothing else is said: the cluster `scripts/setup` runs.
 pub const DEFAULT_DATABASE_URL: &str = "postgres://courier:courier@127.0.0.1:5433/courier";
 
-/// Logs as text, or as JSON lines with `COURIER_LOG_FORMAT=json`; `RUST_LOG` filters.
-pub fn init_logging() {
-    let filter =
-        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    if env_or("COURIER_LOG_FORMAT", "text") == "json" {
-        builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .with_span_list(false)
-            .init();
-    } else {
-        builder.init();
-    }
-}
-
-/// Connects to Temporal as the SDK's environment configuration says (`TEMPORAL_ADDRESS`,
-/// `TEMPORAL_NAMESPACE`, `TEMPORAL_API_KEY`, `TEMPORAL_TLS*`): the local dev server by default,
-/// Temporal Cloud with an API key or mTLS.
-pub async fn connect_temporal() -> Result<temporalio_client::Client, ConfigError> {
-    use temporalio_client::envconfig::LoadClientConfigProfileOptions;
-    use temporalio_client::{Client, ClientOptions, Connection};
-    let (connection, options) =
-        ClientOptions::load_from_config(LoadClientConfigProfileOptions::default())
-            .map_err(|e| ConfigError(format!("reading the Temporal connection settings: {e:?}")))?;
-    let connection = Connection::connect(connection)
-        .await
-        .map_err(|e| ConfigError(format!("connecting to Temporal: {e}")))?;
-    Client::new(connection, options)
-        .map_err(|e| ConfigError(format!("creating the Temporal client: {e}")))
-}
+/// The task queue orders run on when `COURIER_TASK_QUEUE` is unset (the worker polls it, the API
+/// starts orders on it).
+pub const DEFAULT_TASK_QUEUE: &str = "courier-orders";
 
 /// The reconciliation's scope from `COURIER_RECONCILE_GRACE_SECS` and
 /// `COURIER_RECONCILE_LOOKBACK_SECS` (shared by the worker's schedule and the API's run-now).

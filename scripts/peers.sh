@@ -4,6 +4,7 @@
 # description in shared/third_party/twilio). Source it after lib.sh: it uses `root`, `say` and
 # `wait_for`, and defines functions and paths only.
 #   install_peers                           installs both into .tools (once; fast when present)
+#   install_fuzzer                          installs Schemathesis (PyPI) into .tools/fuzz-venv (once)
 #   start_mailpit SMTP_PORT HTTP_PORT LOG    prints the pid; API at http://127.0.0.1:HTTP_PORT/api/v1
 #   start_prism PORT LOG                     prints the pid; Twilio at http://127.0.0.1:PORT/2010-04-01
 # Extra arguments after these go to mailpit / `prism mock` (e.g. --enable-chaos, --errors, -v debug).
@@ -46,6 +47,21 @@ install_peers() {
     SCARF_ANALYTICS=false npm ci --prefix "$prism_dir" --no-audit --no-fund --loglevel=error >/dev/null || return 1
   fi
   if [ ! -f "$twilio_spec" ]; then say "Twilio's OpenAPI description is missing: $twilio_spec"; return 1; fi
+}
+
+# Schemathesis, the property-based API fuzzer of tests/tests/fuzz.rs, pinned, from PyPI.
+schemathesis_requirement="schemathesis==4.32.5"
+fuzz_venv="$root/.tools/fuzz-venv"
+
+install_fuzzer() {
+  if [ ! -x "$fuzz_venv/bin/schemathesis" ] ||
+     [ "$(cat "$fuzz_venv/.requirements" 2>/dev/null)" != "$schemathesis_requirement" ]; then
+    say "installing $schemathesis_requirement from PyPI into .tools/fuzz-venv (once)"
+    rm -rf "$fuzz_venv"
+    python3 -m venv "$fuzz_venv" || return 1
+    "$fuzz_venv/bin/pip" install --quiet --disable-pip-version-check "$schemathesis_requirement" || return 1
+    printf '%s' "$schemathesis_requirement" >"$fuzz_venv/.requirements"
+  fi
 }
 
 # _up_or_gone PID COMMAND...: true when PID has exited or COMMAND succeeds (so wait_for stops early

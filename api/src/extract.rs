@@ -45,14 +45,14 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
 /// A required JSON object body, read as `T`.
 pub struct Body<T>(pub T);
 
-/// A JSON object body that may be left out (read as `T::default()`).
+/// A JSON object body that may be left out, or be `null` (read as `T::default()`).
 pub struct OptionalBody<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match read(req, state).await? {
+        match read(req, state, false).await? {
             Some(body) => Ok(Self(body)),
             None => Err(ApiError::invalid("body", "the body must be a JSON object")),
         }
@@ -63,7 +63,7 @@ impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalB
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self(read(req, state).await?.unwrap_or_default()))
+        Ok(Self(read(req, state, true).await?.unwrap_or_default()))
     }
 }
 
@@ -72,6 +72,7 @@ impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalB
 async fn read<S: Send + Sync, T: DeserializeOwned>(
     req: Request,
     state: &S,
+    allow_null: bool,
 ) -> Result<Option<T>, ApiError> {
     let bytes = axum::body::Bytes::from_request(req, state)
         .await
@@ -81,6 +82,9 @@ async fn read<S: Send + Sync, T: DeserializeOwned>(
     }
     let value: serde_json::Value = serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::invalid("body", format!("the body is not valid JSON: {e}")))?;
+    if value.is_null() && allow_null {
+        return Ok(None);
+    }
     if !value.is_object() {
         return Err(ApiError::invalid("body", "the body must be a JSON object"));
     }

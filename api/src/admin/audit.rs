@@ -141,7 +141,7 @@ pub async fn list(
     Query(query): Query<AuditQuery>,
 ) -> ApiResult<Json<AuditLog>> {
     let order_id = match query.order_id.as_deref() {
-        None | Some("") => None,
+        None => None,
         Some(raw) => Some(
             Uuid::parse_str(raw)
                 .map_err(|_| ApiError::invalid("order_id", "order_id must be a UUID"))?,

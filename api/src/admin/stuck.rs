@@ -28,6 +28,8 @@ use utoipa::{IntoParams, ToSchema};
 const WORKFLOW_TASK: &str = "workflow task";
 /// How many orders one answer lists at most, and by default.
 const MAX_LIMIT: i64 = 1000;
+/// The oldest age asked about: ten years.
+const MAX_AGE_SECS: i64 = 10 * 365 * 24 * 3600;
 const DEFAULT_LIMIT: i64 = 100;
 /// Failing workflows described at once to check they still fail.
 const DESCRIBE_CONCURRENCY: usize = 16;
@@ -62,8 +64,8 @@ fn rank(kind: &str) -> u8 {
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct StuckQuery {
-    /// Only orders stuck for at least this long (seconds).
-    #[param(value_type = Option<i64>, minimum = 0)]
+    /// Only orders stuck for at least this long (seconds, at most ten years).
+    #[param(value_type = Option<i64>, minimum = 0, maximum = 315_360_000)]
     older_than_secs: Option<String>,
     /// At most this many (1 to 1000; 100 when left out).
     #[param(value_type = Option<i64>, minimum = 1, maximum = 1000)]
@@ -116,16 +118,21 @@ pub async fn list(
     Query(query): Query<StuckQuery>,
 ) -> ApiResult<Json<StuckOrders>> {
     let older_than = match query.older_than_secs.as_deref() {
-        None | Some("") => None,
-        Some(raw) => Some(raw.parse::<i64>().ok().filter(|s| *s >= 0).ok_or_else(|| {
-            ApiError::invalid(
-                "older_than_secs",
-                "older_than_secs must be a whole number of seconds",
-            )
-        })?),
+        None => None,
+        Some(raw) => Some(
+            raw.parse::<i64>()
+                .ok()
+                .filter(|s| (0..=MAX_AGE_SECS).contains(s))
+                .ok_or_else(|| {
+                    ApiError::invalid(
+                        "older_than_secs",
+                        "older_than_secs must be a whole number of seconds, at most ten years",
+                    )
+                })?,
+        ),
     };
     let limit = match query.limit.as_deref() {
-        None | Some("") => DEFAULT_LIMIT,
+        None => DEFAULT_LIMIT,
         Some(raw) => raw
             .parse::<i64>()
             .ok()

@@ -93,7 +93,8 @@ pub async fn menu(
 pub struct BoardQuery {
     /// Only orders of this status (one the shop sees: not `PAYMENT_PENDING`, `PAYMENT_DECLINED`,
     /// `OUT_OF_STOCK`, `PAYMENT_FAILED` or `COMPENSATING`).
-    #[param(value_type = Option<OrderStatus>)]
+    #[param(value_type = Option<String>,
+        pattern = "^(PAID|ACCEPTED|RIDER_ASSIGNED|READY|PICKED_UP|DELIVERED|REJECTED|CANCELLING|CANCELLED|NEEDS_ATTENTION)$")]
     status: Option<String>,
 }
 
@@ -129,7 +130,7 @@ pub async fn board(
         .map(OrderStatus::as_str)
         .collect();
     let statuses = match query.status.as_deref() {
-        None | Some("") => on_board,
+        None => on_board,
         Some(raw) => {
             let status = OrderStatus::parse(raw)
                 .filter(OrderStatus::is_on_shop_board)

@@ -92,9 +92,9 @@ pub async fn menu(
 #[into_params(parameter_in = Query)]
 pub struct BoardQuery {
     /// Only orders of this status (one the shop sees: not `PAYMENT_PENDING`, `PAYMENT_DECLINED`,
-    /// `OUT_OF_STOCK`, `PAYMENT_FAILED` or `COMPENSATING`).
+    /// `OUT_OF_STOCK`, `PAYMENT_FAILED` or `COMPENSATING`); empty or left out: all of them.
     #[param(value_type = Option<String>,
-        pattern = "^(PAID|ACCEPTED|RIDER_ASSIGNED|READY|PICKED_UP|DELIVERED|REJECTED|CANCELLING|CANCELLED|NEEDS_ATTENTION)$")]
+        pattern = "^(PAID|ACCEPTED|RIDER_ASSIGNED|READY|PICKED_UP|DELIVERED|REJECTED|CANCELLING|CANCELLED|NEEDS_ATTENTION)?$")]
     status: Option<String>,
 }
 
@@ -130,7 +130,7 @@ pub async fn board(
         .map(OrderStatus::as_str)
         .collect();
     let statuses = match query.status.as_deref() {
-        None => on_board,
+        None | Some("") => on_board,
         Some(raw) => {
             let status = OrderStatus::parse(raw)
                 .filter(OrderStatus::is_on_shop_board)

@@ -78,6 +78,8 @@ async fn every_operation_keeps_its_described_contract_under_fuzzing() -> anyhow:
         .arg(&junit)
         .arg("--header")
         .arg(format!("Authorization: Bearer {OPERATOR_TOKEN}"))
+        // Hypothesis keeps its own files in the working directory: not in the source tree.
+        .current_dir(&logs)
         .stdin(Stdio::null())
         .output()
         .await

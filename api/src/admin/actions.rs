@@ -15,7 +15,7 @@ use courier_workflows::domain::OrderId;
 use courier_workflows::order::{Cancellation, OrderRequest, OrderStatus};
 use serde::Serialize;
 use serde_json::json;
-use temporalio_client::errors::WorkflowStartError;
+use temporalio_client::errors::{WorkflowInteractionError, WorkflowStartError};
 use temporalio_client::tonic::IntoRequest;
 use temporalio_client::{
     NamespacedClient, WorkflowCancelOptions, WorkflowFetchHistoryOptions, WorkflowGetResultOptions,
@@ -66,6 +66,17 @@ pub enum OrderActionErrors {
 
 fn temporal_error(context: &str, err: impl std::fmt::Display) -> ApiError {
     ApiError::internal(context, err)
+}
+
+/// A call to a workflow that closed after `require_running` saw it run (its compensation finished
+/// in between): the order no longer runs, a `409` like any other action on an ended order.
+fn interaction_error(context: &str, err: WorkflowInteractionError) -> ApiError {
+    match err {
+        WorkflowInteractionError::NotFound(_) => {
+            conflict("the order's workflow is no longer running")
+        }
+        err => temporal_error(context, err),
+    }
 }
 
 /// The order (from the read model) and the admin intent, or the caller's error.
@@ -139,7 +150,7 @@ pub async fn retry(
         order_handle(&state.temporal, order_id)
             .signal(OrderWorkflow::retry, (), WorkflowSignalOptions::default())
             .await
-            .map_err(|e| temporal_error("signalling retry", e))?;
+            .map_err(|e| interaction_error("signalling retry", e))?;
         Ok(((), json!({ "step": order.attention })))
     })
     .await?;
@@ -245,7 +256,7 @@ pub async fn cancel(
                 WorkflowSignalOptions::default(),
             )
             .await
-            .map_err(|e| temporal_error("signalling cancel", e))?;
+            .map_err(|e| interaction_error("signalling cancel", e))?;
         handle
             .cancel(
                 WorkflowCancelOptions::builder()
@@ -253,7 +264,7 @@ pub async fn cancel(
                     .build(),
             )
             .await
-            .map_err(|e| temporal_error("cancelling the workflow", e))?;
+            .map_err(|e| interaction_error("cancelling the workflow", e))?;
         Ok(((), json!({})))
     })
     .await?;
@@ -292,7 +303,7 @@ pub async fn terminate(
                     .build(),
             )
             .await
-            .map_err(|e| temporal_error("terminating the workflow", e))?;
+            .map_err(|e| interaction_error("terminating the workflow", e))?;
         read_model::mark_terminated(&state.db, order_id.uuid(), &reason).await?;
         Ok(((), json!({})))
     })

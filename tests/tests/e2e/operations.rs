@@ -633,3 +633,46 @@ async fn a_local_step_that_keeps_failing_is_listed_as_stuck_until_it_recovers() 
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn admin_cancels_racing_the_end_of_the_compensation_are_202_or_409_never_500()
+-> anyhow::Result<()> {
+    let app = TestApp::spawn().await?;
+    let id = app.paid_order("minji").await?;
+    let path = format!("/admin/orders/{id}/cancel");
+    // Cancels keep coming while the saga compensates and its workflow closes: each lands before
+    // (202), while the workflow is closing (it was running when checked, gone when signalled), or
+    // after (409); the one in between used to be a 500.
+    let answers = std::sync::Mutex::new(Vec::new());
+    let done = courier_tests::wait_until(courier_tests::DEADLINE, || {
+        let (app, path, id, answers) = (&app, &path, &id, &answers);
+        async move {
+            let (status, body) = admin(
+                app,
+                reqwest::Method::POST,
+                path,
+                why("duplicate order, refund it"),
+            )
+            .await?;
+            let sent = {
+                let mut answers = answers.lock().unwrap();
+                answers.push((status, body));
+                answers.len()
+            };
+            Ok(app.order(id).await?["status"] == "CANCELLED" && sent > 1)
+        }
+    })
+    .await?;
+    let answers = answers.into_inner().unwrap();
+    assert!(done, "the order was cancelled: {answers:?}");
+    for (status, body) in &answers {
+        assert!(
+            *status == StatusCode::ACCEPTED
+                || (*status == StatusCode::CONFLICT
+                    && body["error"]["code"] == "invalid_transition"),
+            "{status} {body}"
+        );
+    }
+    assert_eq!(app.amounts(&id, "refund").await?, [PIZZA_ORDER_TOTAL]);
+    Ok(())
+}

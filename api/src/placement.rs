@@ -15,6 +15,7 @@
 use axum::http::{HeaderMap, StatusCode};
 use courier_workflows::codes::ErrorCode;
 use courier_workflows::domain::OrderId;
+use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -32,8 +33,13 @@ pub enum Claimed {
     Replay { status: StatusCode, body: Value },
 }
 
-/// Reads the `Idempotency-Key` and claims it for this request.
-pub async fn claim_key(state: &AppState, headers: &HeaderMap, body: &Value) -> ApiResult<Claimed> {
+/// Reads the `Idempotency-Key` and claims it for this request (`body` is fingerprinted only when
+/// there is a key).
+pub async fn claim_key(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &impl Serialize,
+) -> ApiResult<Claimed> {
     let Some(key) = headers.get("idempotency-key") else {
         return Ok(Claimed::New {
             order_id: OrderId::new(uuid::Uuid::new_v4()),
@@ -51,7 +57,9 @@ pub async fn claim_key(state: &AppState, headers: &HeaderMap, body: &Value) -> A
             )
         })?
         .to_owned();
-    // serde_json orders object keys, so the same JSON hashes the same however it was written.
+    // Through a `Value`, whose object keys serde_json orders: the same request hashes the same
+    // however it was written.
+    let body = serde_json::to_value(body).map_err(|e| ApiError::internal("fingerprint", e))?;
     let hash = hex::encode(Sha256::digest(body.to_string().as_bytes()));
     let ttl = state.settings.idempotency_key_ttl.as_secs_f64();
     // An expired key is as good as new.

@@ -89,13 +89,13 @@ struct PlaceOrder {
     language: Option<Language>,
 }
 
-impl TryFrom<PlaceOrderRequest> for PlaceOrder {
+impl TryFrom<&PlaceOrderRequest> for PlaceOrder {
     type Error = ApiError;
 
-    fn try_from(body: PlaceOrderRequest) -> ApiResult<Self> {
-        let customer_id = CustomerId::parse(&required(body.customer_id, "customer_id")?)?;
-        let shop_id = ShopId::parse(&required(body.shop_id, "shop_id")?)?;
-        let items = required(body.items, "items")?;
+    fn try_from(body: &PlaceOrderRequest) -> ApiResult<Self> {
+        let customer_id = CustomerId::parse(required(body.customer_id.as_deref(), "customer_id")?)?;
+        let shop_id = ShopId::parse(required(body.shop_id.as_deref(), "shop_id")?)?;
+        let items = required(body.items.as_ref(), "items")?;
         if items.is_empty() {
             return Err(ApiError::invalid("items", "items must not be empty"));
         }
@@ -104,9 +104,9 @@ impl TryFrom<PlaceOrderRequest> for PlaceOrder {
         }
         let mut seen = HashSet::new();
         let mut lines = Vec::with_capacity(items.len());
-        for (i, item) in items.into_iter().enumerate() {
+        for (i, item) in items.iter().enumerate() {
             let id_path = format!("items[{i}].menu_item_id");
-            let id = MenuItemId::parse(&required(item.menu_item_id, &id_path)?)
+            let id = MenuItemId::parse(required(item.menu_item_id.as_deref(), &id_path)?)
                 .map_err(|e| ApiError::invalid(&id_path, e.message))?;
             let qty_path = format!("items[{i}].quantity");
             let quantity = Quantity::parse(required(item.quantity, &qty_path)?)
@@ -119,12 +119,17 @@ impl TryFrom<PlaceOrderRequest> for PlaceOrder {
             }
             lines.push((id, quantity));
         }
-        let delivery_address =
-            DeliveryAddress::parse(&required(body.delivery_address, "delivery_address")?)?;
-        let phone = PhoneNumber::parse(&required(body.phone, "phone")?)?;
-        let email = EmailAddress::parse(&required(body.email, "email")?)?;
-        let payment = required(body.payment, "payment")?;
-        let card = CardNumber::parse(&required(payment.card_number, "payment.card_number")?)?;
+        let delivery_address = DeliveryAddress::parse(required(
+            body.delivery_address.as_deref(),
+            "delivery_address",
+        )?)?;
+        let phone = PhoneNumber::parse(required(body.phone.as_deref(), "phone")?)?;
+        let email = EmailAddress::parse(required(body.email.as_deref(), "email")?)?;
+        let payment = required(body.payment.as_ref(), "payment")?;
+        let card = CardNumber::parse(required(
+            payment.card_number.as_deref(),
+            "payment.card_number",
+        )?)?;
         Ok(PlaceOrder {
             customer_id,
             shop_id,
@@ -234,9 +239,8 @@ pub async fn place(
     headers: HeaderMap,
     Body(body): Body<PlaceOrderRequest>,
 ) -> ApiResult<Response> {
-    let fingerprint = serde_json::to_value(&body).map_err(|e| ApiError::internal("body", e))?;
-    let order = PlaceOrder::try_from(body)?;
-    let (order_id, key) = match placement::claim_key(&state, &headers, &fingerprint).await? {
+    let order = PlaceOrder::try_from(&body)?;
+    let (order_id, key) = match placement::claim_key(&state, &headers, &body).await? {
         Claimed::Replay { status, body } => {
             return Ok((status, replayed_location(&body), Json(body)).into_response());
         }

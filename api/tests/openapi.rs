@@ -72,3 +72,22 @@ fn every_operation_is_tagged_identified_and_answers_errors_as_described() {
     }
     assert_eq!(ids.len(), 27, "the API has 27 operations: {ids:?}");
 }
+
+#[test]
+fn the_board_filter_is_described_as_exactly_the_statuses_the_board_shows() {
+    let spec = generated();
+    let params = spec["paths"]["/shops/{shop_id}/orders"]["get"]["parameters"]
+        .as_array()
+        .unwrap();
+    let status = params.iter().find(|p| p["name"] == "status").unwrap();
+    let on_board: Vec<&str> = courier_workflows::order::OrderStatus::ALL
+        .iter()
+        .filter(|s| s.is_on_shop_board())
+        .map(|s| s.as_str())
+        .collect();
+    assert_eq!(
+        status["schema"]["pattern"],
+        format!("^({})?$", on_board.join("|")),
+        "the pattern in api/src/routes/shops.rs must list OrderStatus::is_on_shop_board"
+    );
+}

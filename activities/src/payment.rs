@@ -39,19 +39,25 @@ impl PaymentActivities {
         _ctx: ActivityContext,
         input: ChargeRequest,
     ) -> Result<ChargeReceipt, ActivityError> {
+        let source = input.source().ok_or_else(|| {
+            non_retryable(
+                PAYMENT_DECLINED,
+                "the order carries neither a payment method nor a card",
+            )
+        })?;
         let charge = self
             .provider
             .charge(
                 &input.order_id.effect_key("charge"),
                 input.amount.minor,
                 input.amount.currency.code(),
-                input.card.expose(),
+                source,
                 &input.description,
                 &input.order_id.to_string(),
             )
             .await
             .map_err(provider_failure)?;
-        tracing::info!(order_id = %input.order_id, charge_id = %charge.id, "card charged");
+        tracing::info!(order_id = %input.order_id, charge_id = %charge.id, "charged");
         Ok(ChargeReceipt {
             charge_id: charge.id,
         })

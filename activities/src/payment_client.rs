@@ -1,27 +1,10 @@
 //! A typed client of the payment provider's card API (charges, refunds, payouts). Every call
 //! carries an idempotency key, so the provider performs each effect once however often it is sent.
 
-use std::time::Duration;
-
+use courier_workflows::domain::PaymentSource;
 use serde::{Deserialize, Serialize};
 
-/// How to reach the provider. The secret key is never logged.
-#[derive(Clone)]
-pub struct PaymentProviderConfig {
-    pub base_url: String,
-    pub secret_key: String,
-    pub timeout: Duration,
-}
-
-impl std::fmt::Debug for PaymentProviderConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PaymentProviderConfig")
-            .field("base_url", &self.base_url)
-            .field("secret_key", &"[redacted]")
-            .field("timeout", &self.timeout)
-            .finish()
-    }
-}
+pub use courier_runtime::settings::PaymentProviderConfig;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProviderError {
@@ -37,11 +20,15 @@ pub enum ProviderError {
     Refused { status: u16, message: String },
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Serialize)]
 struct ChargeBody<'a> {
     amount: i64,
     currency: &'a str,
-    card_number: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    payment_method: Option<&'a str>,
+    /// Only for orders placed before cards were tokenized.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    card_number: Option<&'a str>,
     description: &'a str,
     reference: &'a str,
 }
@@ -125,13 +112,18 @@ impl PaymentClient {
         idempotency_key: &str,
         amount: i64,
         currency: &str,
-        card_number: &str,
+        source: PaymentSource<'_>,
         description: &str,
         reference: &str,
     ) -> Result<ProviderObject, ProviderError> {
+        let (payment_method, card_number) = match source {
+            PaymentSource::Method(method) => (Some(method.as_str()), None),
+            PaymentSource::Card(card) => (None, Some(card.expose())),
+        };
         let body = ChargeBody {
             amount,
             currency,
+            payment_method,
             card_number,
             description,
             reference,

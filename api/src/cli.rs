@@ -3,16 +3,23 @@
 //!
 //! ```text
 //! courier-admin stuck [--older-than-secs N]
-//! courier-admin retry|restart|cancel|terminate|compensate ORDER_ID --operator WHO --reason WHY
-//! courier-admin reconciliation [--run --operator WHO --reason WHY]
-//! courier-admin rebuild [--order-id ORDER_ID] --operator WHO --reason WHY
+//! courier-admin retry|restart|cancel|terminate|compensate ORDER_ID --reason WHY
+//! courier-admin reconciliation [--run --reason WHY]
+//! courier-admin rebuild [--order-id ORDER_ID] --reason WHY
 //! courier-admin audit [--order-id ORDER_ID]
+//! courier-admin token --role customer|shop|rider|operator --subject ID [--ttl-secs N]
 //! ```
-//! `COURIER_API_URL` (default `http://127.0.0.1:8080`) and `COURIER_OPERATOR_TOKEN` (or
-//! `COURIER_OPERATOR_TOKEN_FILE`) say where and as whom.
+//! `COURIER_API_URL` (default `http://127.0.0.1:8080`) says where; `COURIER_OPERATOR_TOKEN` (or
+//! `COURIER_OPERATOR_TOKEN_FILE`) as whom: an operator's JWT (the audit trail records its
+//! subject) or the static development token. `token` signs a development JWT with
+//! `COURIER_JWT_SECRET` and prints it (it talks to no server).
+
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use serde_json::{Value, json};
+
+use crate::auth::{Role, issue};
 
 #[derive(Debug, Parser)]
 #[command(name = "courier-admin", about = "Find and repair stuck Courier orders")]
@@ -46,11 +53,9 @@ pub enum Command {
     Compensate(Action),
     /// Show the last reconciliation of the provider's books with the orders, or run one now.
     Reconciliation {
-        /// Run a reconciliation now (needs --operator and --reason).
-        #[arg(long, requires_all = ["operator", "reason"])]
+        /// Run a reconciliation now (needs --reason).
+        #[arg(long, requires = "reason")]
         run: bool,
-        #[arg(long, env = "COURIER_OPERATOR")]
-        operator: Option<String>,
         #[arg(long)]
         reason: Option<String>,
     },
@@ -66,6 +71,16 @@ pub enum Command {
         #[arg(long)]
         order_id: Option<String>,
     },
+    /// Print a development token signed with COURIER_JWT_SECRET.
+    Token {
+        #[arg(long, value_enum)]
+        role: Role,
+        /// The customer, shop, rider or operator it speaks for.
+        #[arg(long)]
+        subject: String,
+        #[arg(long, default_value_t = 12 * 3600)]
+        ttl_secs: u64,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -77,16 +92,24 @@ pub struct Action {
 
 #[derive(Debug, Args)]
 pub struct Intent {
-    /// Who is acting (recorded in the audit trail).
-    #[arg(long, env = "COURIER_OPERATOR")]
-    pub operator: String,
-    /// Why (recorded in the audit trail).
+    /// Why (recorded in the audit trail, with the operator the token names).
     #[arg(long)]
     pub reason: String,
 }
 
 /// Runs one command and returns the API's answer (status and JSON body).
 pub async fn run(cli: Cli) -> anyhow::Result<(u16, Value)> {
+    if let Command::Token {
+        role,
+        subject,
+        ttl_secs,
+    } = &cli.command
+    {
+        let secret = courier_runtime::settings::secret("COURIER_JWT_SECRET")?
+            .ok_or_else(|| anyhow::anyhow!("set COURIER_JWT_SECRET to sign tokens"))?;
+        let token = issue(&secret, *role, subject, Duration::from_secs(*ttl_secs))?;
+        return Ok((200, Value::String(token)));
+    }
     let token = match cli.token {
         Some(token) => token,
         None => courier_runtime::settings::secret("COURIER_OPERATOR_TOKEN")?
@@ -94,7 +117,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<(u16, Value)> {
     };
     let base = cli.api.trim_end_matches('/').to_owned();
     let http = reqwest::Client::new();
-    let intent_body = |i: &Intent| json!({ "operator": i.operator, "reason": i.reason });
+    let intent_body = |i: &Intent| json!({ "reason": i.reason });
     let request = match &cli.command {
         Command::Stuck { older_than_secs } => {
             let mut request = http.get(format!("{base}/admin/orders/stuck"));
@@ -126,13 +149,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<(u16, Value)> {
             http.post(format!("{base}/admin/read-model/rebuild"))
                 .json(&body)
         }
-        Command::Reconciliation {
-            run: true,
-            operator,
-            reason,
-        } => http
+        Command::Reconciliation { run: true, reason } => http
             .post(format!("{base}/admin/reconciliation/run"))
-            .json(&json!({ "operator": operator, "reason": reason })),
+            .json(&json!({ "reason": reason })),
         Command::Reconciliation { .. } => http.get(format!("{base}/admin/reconciliation")),
         Command::Audit { order_id } => {
             let mut request = http.get(format!("{base}/admin/audit"));
@@ -141,6 +160,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<(u16, Value)> {
             }
             request
         }
+        Command::Token { .. } => unreachable!("answered above"),
     };
     let response = request.bearer_auth(token).send().await?;
     let status = response.status().as_u16();

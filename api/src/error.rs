@@ -19,6 +19,8 @@ pub struct ApiError {
     /// Extra members of the error object (`field`, `order_id`, `menu_item_id`), as [`ErrorDetail`]
     /// describes them.
     pub extra: Map<String, Value>,
+    /// The `WWW-Authenticate` challenge of a `401`.
+    pub challenge: Option<String>,
 }
 
 impl ApiError {
@@ -28,7 +30,13 @@ impl ApiError {
             code,
             message: message.into(),
             extra: Map::new(),
+            challenge: None,
         }
+    }
+
+    pub fn challenge(mut self, challenge: String) -> Self {
+        self.challenge = Some(challenge);
+        self
     }
 
     pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
@@ -88,7 +96,12 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(self.body())).into_response()
+        let challenge = self
+            .challenge
+            .as_deref()
+            .and_then(|c| axum::http::HeaderValue::from_str(c).ok())
+            .map(|c| [(axum::http::header::WWW_AUTHENTICATE, c)]);
+        (self.status, challenge, Json(self.body())).into_response()
     }
 }
 

@@ -76,7 +76,17 @@ async fn read<S: Send + Sync, T: DeserializeOwned>(
 ) -> Result<Option<T>, ApiError> {
     let bytes = axum::body::Bytes::from_request(req, state)
         .await
-        .map_err(|e| ApiError::invalid("body", e.body_text()))?;
+        .map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    ErrorCode::PayloadTooLarge,
+                    format!("the body is larger than {} bytes", crate::MAX_BODY_BYTES),
+                )
+            } else {
+                ApiError::invalid("body", e.body_text())
+            }
+        })?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }

@@ -2,7 +2,8 @@
 //!
 //! It reads shops and menus from the catalog and orders only from the Postgres read model (CQRS),
 //! and it changes an order only by talking to its workflow through Temporal (update-with-start,
-//! updates). It never calls the payment provider, the shop board or dispatch itself.
+//! updates). It calls the payment provider only to exchange a card number for a payment method
+//! ([`payment_methods`]), never the shop board or dispatch.
 //!
 //! # Layout
 //! - [`routes`]: one module per resource, mirroring the URL paths.
@@ -14,12 +15,15 @@
 //! - [`openapi`]: the description generated from the handlers (`api/openapi.json` is its snapshot).
 
 pub mod admin;
+pub mod auth;
 pub mod catalog;
 pub mod cli;
 pub mod error;
 pub mod extract;
 pub mod metrics;
+pub mod payment_methods;
 pub mod placement;
+pub mod rate_limit;
 pub mod read_model;
 pub mod routes;
 pub mod workflow;
@@ -28,7 +32,7 @@ use std::time::Duration;
 
 use axum::Router;
 use courier_runtime::settings::{
-    DEFAULT_DATABASE_URL, DEFAULT_TASK_QUEUE, env_number, env_or, secret, secret_or,
+    DEFAULT_DATABASE_URL, DEFAULT_TASK_QUEUE, env_number, env_or, secret_or,
 };
 use courier_workflows::order::SagaPolicy;
 use courier_workflows::reconciliation_workflow::ReconcilePolicy;
@@ -53,20 +57,32 @@ pub struct ApiSettings {
     pub reconcile: ReconcilePolicy,
     /// Timeouts and retries given to each new order's saga.
     pub saga: SagaPolicy,
-    /// The bearer token of operators (`/admin`); none disables the admin endpoints.
-    pub operator_token: Option<String>,
+    /// How callers' tokens are verified (see [`auth`]).
+    pub auth: auth::AuthSettings,
     /// The Temporal UI, for links to an order's workflow.
     pub temporal_ui_url: String,
+    /// How many orders one customer may place (`None`: no limit).
+    pub order_rate: Option<rate_limit::OrderRateLimit>,
+    /// The payment provider, which tokenizes customers' cards.
+    pub payment_provider: courier_runtime::settings::PaymentProviderConfig,
 }
 
 impl ApiSettings {
-    pub fn from_env() -> anyhow::Result<Self> {
+    pub async fn from_env() -> anyhow::Result<Self> {
         let defaults = SagaPolicy::default();
         let settings = Self {
             bind: env_or("COURIER_API_ADDR", "127.0.0.1:8080"),
             database_url: secret_or("DATABASE_URL", DEFAULT_DATABASE_URL)?,
-            operator_token: secret("COURIER_OPERATOR_TOKEN")?,
+            auth: auth::AuthSettings::from_env().await?,
             temporal_ui_url: env_or("TEMPORAL_UI_URL", "http://127.0.0.1:8233"),
+            payment_provider: courier_runtime::settings::PaymentProviderConfig::from_env()?,
+            order_rate: match env_number("COURIER_ORDER_RATE_PER_MINUTE", 30u32)? {
+                0 => None,
+                per_minute => Some(rate_limit::OrderRateLimit {
+                    per_minute,
+                    burst: env_number("COURIER_ORDER_RATE_BURST", 10u32)?,
+                }),
+            },
             task_queue: env_or("COURIER_TASK_QUEUE", DEFAULT_TASK_QUEUE),
             start_timeout: Duration::from_secs(env_number("COURIER_START_TIMEOUT_SECS", 5)?),
             payment_wait: Duration::from_secs(env_number("COURIER_PAYMENT_WAIT_SECS", 10)?),
@@ -149,11 +165,13 @@ pub struct AppState {
     pub temporal: Client,
     pub settings: ApiSettings,
     pub metrics: metrics::Metrics,
+    pub tokenizer: payment_methods::Tokenizer,
 }
 
 impl AppState {
     pub fn new(db: PgPool, temporal: Client, settings: ApiSettings) -> Self {
         Self {
+            tokenizer: payment_methods::Tokenizer::new(settings.payment_provider.clone()),
             db,
             temporal,
             settings,
@@ -163,8 +181,13 @@ impl AppState {
 }
 
 /// Every route and its description: the public routes, and the admin routes behind the operator
-/// token when `state` is given.
+/// token when `state` is given (and then placements under the per-customer rate limit).
 fn routes(state: Option<&AppState>) -> utoipa_axum::router::OpenApiRouter<AppState> {
+    let placement = routes::placement();
+    let placement = match state.and_then(|s| s.settings.order_rate) {
+        Some(limit) => rate_limit::limited(placement, limit),
+        None => placement,
+    };
     let admin = admin::router();
     let admin = match state {
         Some(state) => admin.route_layer(axum::middleware::from_fn_with_state(
@@ -174,6 +197,7 @@ fn routes(state: Option<&AppState>) -> utoipa_axum::router::OpenApiRouter<AppSta
         None => admin,
     };
     utoipa_axum::router::OpenApiRouter::with_openapi(routes::ApiDoc::openapi())
+        .merge(placement)
         .merge(routes::router())
         .merge(admin)
 }
@@ -184,12 +208,17 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     routes(None).into_openapi()
 }
 
+/// The largest request body the API reads (an order of 50 lines is a few kilobytes); a larger one
+/// is `413 payload_too_large`.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
 pub fn app(state: AppState) -> Router {
     let (router, openapi) = routes(Some(&state)).split_for_parts();
     routes::fallbacks(router)
         .merge(routes::docs(openapi))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .with_state(state)
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
             tracing::info_span!("http", method = %request.method(), path = %request.uri().path())
         }))

@@ -8,7 +8,7 @@ use courier_api::{ApiSettings, AppState, serve};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     courier_runtime::logging::init_logging();
-    let settings = ApiSettings::from_env()?;
+    let settings = ApiSettings::from_env().await?;
     let db = sqlx::postgres::PgPoolOptions::new()
         .max_connections(20)
         .connect(&settings.database_url)

@@ -3,9 +3,12 @@
 //! cancels. Every answer is timed; after each one that changes the order, the read model is read
 //! until it shows the change (the read-model lag).
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use courier_api::auth::Role;
 use serde_json::{Value, json};
 
 use crate::mix::Lifecycle;
@@ -19,15 +22,27 @@ pub const DECLINED_CARD: &str = "4000000000000002";
 /// How long the bench waits for something the saga does on its own (a rider, a settled payment).
 const PATIENCE: Duration = Duration::from_secs(120);
 
-/// Courier's API, as the bench calls it.
+/// Courier's API, as the bench calls it: each call carries the token of who would make it (the
+/// order's customer, the shop, the order's rider, an operator), as a real client's does.
 #[derive(Clone)]
 pub struct Courier {
     pub http: reqwest::Client,
     pub api: String,
     /// Sent as the bearer token of `/admin` calls (the stuck scan).
     pub operator_token: Option<String>,
+    /// Signs the customers', shop's and riders' tokens (the API's `COURIER_JWT_SECRET`).
+    pub jwt_secret: String,
     /// Distinguishes this run's customers from earlier runs'.
     pub run: String,
+    /// Each order's customer and (once assigned) rider, by order id, as their apps would know them.
+    parties: Arc<Mutex<HashMap<String, Parties>>>,
+}
+
+/// Who acts on one order besides the shop.
+#[derive(Clone)]
+struct Parties {
+    customer: String,
+    rider: Option<String>,
 }
 
 /// How one order ended up in the run.
@@ -39,6 +54,53 @@ pub enum Outcome {
 }
 
 impl Courier {
+    pub fn new(
+        http: reqwest::Client,
+        api: &str,
+        operator_token: Option<String>,
+        jwt_secret: String,
+        run: String,
+    ) -> Self {
+        Self {
+            http,
+            api: api.trim_end_matches('/').to_owned(),
+            operator_token,
+            jwt_secret,
+            run,
+            parties: Arc::default(),
+        }
+    }
+
+    /// The token of whoever would call `path` (with `body`).
+    fn token(&self, path: &str, body: Option<&Value>) -> anyhow::Result<Option<String>> {
+        let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        let party = |id: &str, rider: bool| {
+            let parties = self.parties.lock().unwrap_or_else(|e| e.into_inner());
+            parties.get(id).and_then(|p| {
+                if rider {
+                    p.rider.clone()
+                } else {
+                    Some(p.customer.clone())
+                }
+            })
+        };
+        let (role, subject) = match segments.as_slice() {
+            ["admin", ..] => return Ok(self.operator_token.clone()),
+            ["orders"] => (
+                Role::Customer,
+                body.and_then(|b| b["customer_id"].as_str())
+                    .map(str::to_owned),
+            ),
+            ["orders", id, ..] => (Role::Customer, party(id, false)),
+            ["customers", customer, ..] => (Role::Customer, Some((*customer).to_owned())),
+            ["shops", shop, ..] => (Role::Shop, Some((*shop).to_owned())),
+            ["deliveries", id, ..] => (Role::Rider, party(id, true)),
+            _ => return Ok(None),
+        };
+        let subject = subject.with_context(|| format!("no caller known for {path}"))?;
+        courier_api::auth::issue(&self.jwt_secret, role, &subject, PATIENCE * 10).map(Some)
+    }
+
     async fn send(
         &self,
         method: reqwest::Method,
@@ -49,9 +111,7 @@ impl Courier {
         if let Some(body) = body {
             request = request.json(body);
         }
-        if path.starts_with("/admin")
-            && let Some(token) = &self.operator_token
-        {
+        if let Some(token) = self.token(path, body)? {
             request = request.bearer_auth(token);
         }
         let response = request.send().await.with_context(|| path.to_owned())?;
@@ -96,9 +156,14 @@ impl Courier {
         Ok(())
     }
 
+    /// The customer who places order `i` of the run.
+    pub fn customer(&self, i: usize) -> String {
+        format!("bench-{}-{i}", self.run)
+    }
+
     fn order_body(&self, i: usize, card: &str) -> Value {
         json!({
-            "customer_id": format!("bench-{}-{i}", self.run),
+            "customer_id": self.customer(i),
             "shop_id": SHOP,
             "items": [{ "menu_item_id": ITEM, "quantity": 1 }],
             "delivery_address": "25 Olympic-ro, Songpa-gu, Seoul",
@@ -121,6 +186,19 @@ impl Courier {
         };
         let answered = Instant::now();
         let id = body["order_id"].as_str().map(str::to_owned);
+        if let Some(id) = &id {
+            let customer = self.customer(i);
+            self.parties
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(
+                    id.clone(),
+                    Parties {
+                        customer,
+                        rider: None,
+                    },
+                );
+        }
         match (card == DECLINED_CARD, status) {
             (true, 402) => {
                 rec.ok("place", took);
@@ -187,7 +265,18 @@ impl Courier {
             return self.cancel(&id, rec).await;
         }
         match self.wait(&id, |o| o["rider"].is_object()).await {
-            Ok(_) => rec.ok("dispatch (accept to rider)", accepted.elapsed()),
+            Ok(order) => {
+                rec.ok("dispatch (accept to rider)", accepted.elapsed());
+                let rider = order["rider"]["rider_id"].as_str().map(str::to_owned);
+                if let Some(parties) = self
+                    .parties
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .get_mut(&id)
+                {
+                    parties.rider = rider;
+                }
+            }
             Err(err) => {
                 rec.error(
                     "dispatch (accept to rider)",

@@ -31,6 +31,9 @@ struct Args {
     /// For the stuck scan of the soak.
     #[arg(long, env = "COURIER_OPERATOR_TOKEN")]
     operator_token: Option<String>,
+    /// Signs the customers', shop's and riders' tokens (the API's development secret).
+    #[arg(long, env = "COURIER_JWT_SECRET", hide_env_values = true)]
+    jwt_secret: String,
     /// Concurrent clients, one level after another.
     #[arg(long, value_delimiter = ',', default_value = "1,4,16")]
     concurrency: Vec<usize>,
@@ -106,14 +109,15 @@ async fn main() -> anyhow::Result<()> {
         .await
         .context("connecting to Courier's database")?;
     let run_id = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
-    let courier = Courier {
-        http: reqwest::Client::builder()
+    let courier = Courier::new(
+        reqwest::Client::builder()
             .pool_max_idle_per_host(64)
             .build()?,
-        api: args.api.trim_end_matches('/').to_owned(),
-        operator_token: args.operator_token.clone(),
-        run: run_id.clone(),
-    };
+        &args.api,
+        args.operator_token.clone(),
+        args.jwt_secret.clone(),
+        run_id.clone(),
+    );
     let riders = config.concurrency.iter().copied().max().unwrap_or(1) * 2 + 8;
     courier.prepare(&db, riders).await?;
     let temporal = temporal_client(&args.temporal, &args.namespace).await?;

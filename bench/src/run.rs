@@ -308,7 +308,7 @@ const fn config_base() -> usize {
 /// The order id of customer `bench-{run}-{n}`'s order, from their order list.
 async fn delivered_order_id(courier: &Courier, n: usize) -> Option<String> {
     let (status, body) = courier
-        .get(&format!("/customers/bench-{}-{n}/orders", courier.run))
+        .get(&format!("/customers/{}/orders", courier.customer(n)))
         .await
         .ok()?;
     if status != 200 {

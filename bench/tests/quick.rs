@@ -6,7 +6,7 @@ use courier_bench::courier::Courier;
 use courier_bench::lean::LeanWorker;
 use courier_bench::report::{Context, markdown};
 use courier_bench::{Config, Systems, plot, run};
-use courier_tests::{OPERATOR_TOKEN, TestApp, temporal_client};
+use courier_tests::{JWT_SECRET, OPERATOR_TOKEN, TestApp, temporal_client};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_quick_benchmark_runs_every_phase_against_courier_and_the_ceiling() -> anyhow::Result<()>
@@ -14,12 +14,13 @@ async fn the_quick_benchmark_runs_every_phase_against_courier_and_the_ceiling() 
     let app = TestApp::spawn().await?;
     // Workflow ids of the lean saga are named after the run: a new one for every test run.
     let run_id = uuid::Uuid::new_v4().simple().to_string();
-    let courier = Courier {
-        http: app.http.clone(),
-        api: app.api.clone(),
-        operator_token: Some(OPERATOR_TOKEN.to_owned()),
-        run: run_id.clone(),
-    };
+    let courier = Courier::new(
+        app.http.clone(),
+        &app.api,
+        Some(OPERATOR_TOKEN.to_owned()),
+        JWT_SECRET.to_owned(),
+        run_id.clone(),
+    );
     courier.prepare(&app.db, 8).await?;
     let task_queue = format!("{}-lean", app.task_queue);
     let worker = LeanWorker::start(temporal_client().await?, task_queue.clone());

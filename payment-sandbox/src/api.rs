@@ -54,6 +54,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/refunds", post(create_refund))
         .route("/v1/payouts", post(create_payout))
         .route("/v1/charges", post(create_charge).get(list_charges))
+        .route("/v1/payment_methods", post(create_payment_method))
         .route_layer(middleware::from_fn_with_state(state.clone(), outage))
         .route("/v1/ledger", get(list_ledger))
         .route("/sandbox/outage", axum::routing::put(set_outage))
@@ -249,14 +250,22 @@ async fn create_charge(
             "currency must be an ISO 4217 code",
         ));
     }
-    let card_number = text(&body, "card_number").unwrap_or_default();
-    if !(12..=19).contains(&card_number.len()) || !card_number.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(refuse(
-            400,
-            "parameter_invalid",
-            "card_number must be 12 to 19 digits",
-        ));
-    }
+    let card_number = match text(&body, "payment_method") {
+        Some(id) => match ledger::card_of(&state.db, &id).await.map_err(internal)? {
+            Some(card_number) => card_number,
+            None => {
+                return Err(Answer::new(
+                    402,
+                    error_body(
+                        "card_error",
+                        "payment_method_invalid",
+                        "No such payment method.",
+                    ),
+                ));
+            }
+        },
+        None => card_digits(&body)?,
+    };
     if card_number == FLAKY_CARD {
         let fails = ledger::flaky_attempt_fails(&state.db, &key, state.behaviour.flaky_failures)
             .await
@@ -283,6 +292,34 @@ async fn create_charge(
         reference: text(&body, "reference"),
     };
     Ok(run(&state, &key, "/v1/charges", &body, Effect::Charge(input)).await)
+}
+
+/// `card_number` as 12 to 19 digits.
+fn card_digits(body: &Value) -> Result<String, Answer> {
+    let card_number = text(body, "card_number").unwrap_or_default();
+    if !(12..=19).contains(&card_number.len()) || !card_number.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(refuse(
+            400,
+            "parameter_invalid",
+            "card_number must be 12 to 19 digits",
+        ));
+    }
+    Ok(card_number)
+}
+
+/// `POST /v1/payment_methods {"card_number"}`: tokenizes a card; the merchant keeps the `pm_...`
+/// id and charges it (`POST /v1/charges {"payment_method"}`) and never stores the number.
+async fn create_payment_method(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Body(body): Body,
+) -> Result<Answer, Answer> {
+    check_key(&state, &headers)?;
+    let card_number = card_digits(&body)?;
+    ledger::tokenize(&state.db, &card_number)
+        .await
+        .map(|method| Answer::new(201, method))
+        .map_err(internal)
 }
 
 async fn create_refund(

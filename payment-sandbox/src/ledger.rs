@@ -133,6 +133,27 @@ pub async fn finish(
     Ok(answer)
 }
 
+/// Stores a card and answers its payment method (`pm_...`).
+pub async fn tokenize(db: &PgPool, card_number: &str) -> Result<Value, sqlx::Error> {
+    let id = new_id("pm");
+    let last4 = &card_number[card_number.len().saturating_sub(4)..];
+    sqlx::query("INSERT INTO payment_methods (id, card_number, card_last4) VALUES ($1, $2, $3)")
+        .bind(&id)
+        .bind(card_number)
+        .bind(last4)
+        .execute(db)
+        .await?;
+    Ok(json!({ "id": id, "object": "payment_method", "card_last4": last4 }))
+}
+
+/// The card behind a payment method, if the provider issued it.
+pub async fn card_of(db: &PgPool, payment_method: &str) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT card_number FROM payment_methods WHERE id = $1")
+        .bind(payment_method)
+        .fetch_optional(db)
+        .await
+}
+
 pub struct ChargeInput {
     pub amount: i64,
     pub currency: String,

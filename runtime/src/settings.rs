@@ -61,3 +61,36 @@ pub fn reconcile_policy()
         ..defaults
     })
 }
+
+/// How to reach the payment provider (the worker charges, refunds and pays out; the API tokenizes
+/// cards). The secret key is never logged.
+#[derive(Clone)]
+pub struct PaymentProviderConfig {
+    pub base_url: String,
+    pub secret_key: String,
+    pub timeout: std::time::Duration,
+}
+
+impl std::fmt::Debug for PaymentProviderConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PaymentProviderConfig")
+            .field("base_url", &self.base_url)
+            .field("secret_key", &"[redacted]")
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+impl PaymentProviderConfig {
+    /// `PAYMENT_PROVIDER_URL`, `PAYMENT_PROVIDER_KEY` (or `_FILE`), `PAYMENT_PROVIDER_TIMEOUT_SECS`.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Ok(Self {
+            base_url: env_or("PAYMENT_PROVIDER_URL", "http://127.0.0.1:8091"),
+            secret_key: secret_or("PAYMENT_PROVIDER_KEY", "sk_test_courier")?,
+            timeout: std::time::Duration::from_secs(env_number(
+                "PAYMENT_PROVIDER_TIMEOUT_SECS",
+                10,
+            )?),
+        })
+    }
+}

@@ -7,39 +7,120 @@ use anyhow::{Context, bail};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use courier_api::auth::Role;
+
 use crate::*;
 
 impl TestApp {
-    /// Calls an `/admin` endpoint with the operator token.
+    /// Calls an `/admin` endpoint as an operator: the one a body's `operator` names (with their
+    /// JWT, as their console would; the API records the token's subject, never the body's), or
+    /// with the static development token.
     pub async fn admin(
         &self,
         method: reqwest::Method,
         path: &str,
         body: Option<Value>,
     ) -> anyhow::Result<(StatusCode, Value)> {
+        let token = body
+            .as_ref()
+            .and_then(|b| b["operator"].as_str())
+            .filter(|name| valid_id(name))
+            .map_or_else(
+                || OPERATOR_TOKEN.to_owned(),
+                |name| self.token(Role::Operator, name),
+            );
         let mut request = self
             .http
             .request(method, format!("{}{path}", self.api))
-            .bearer_auth(OPERATOR_TOKEN);
+            .bearer_auth(token);
         if let Some(body) = body {
             request = request.json(&body);
         }
         read(request.send().await?).await
     }
 
+    /// A development token of `role` for `subject`, signed with the test API's secret.
+    pub fn token(&self, role: Role, subject: &str) -> String {
+        courier_api::auth::issue(JWT_SECRET, role, subject, Duration::from_secs(3600))
+            .expect("signing a test token")
+    }
+
+    /// The token a real client would send for `path`: the customer whose order (or page) it is,
+    /// the shop in the path, the rider of the delivery (the one a body's `rider_id` names, or the
+    /// order's), an operator on `/admin`; none for the open routes.
+    pub async fn caller_token(&self, path: &str, body: Option<&Value>) -> Option<String> {
+        let path = path.split('?').next().unwrap_or_default();
+        let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        let order_field = |order_id: &str, field: &'static str| {
+            let db = self.db.clone();
+            let order_id = order_id.to_owned();
+            async move {
+                sqlx::query_scalar::<_, String>(&format!(
+                    "SELECT {field} FROM orders.orders WHERE order_id::text = $1"
+                ))
+                .bind(order_id)
+                .fetch_optional(&db)
+                .await
+                .ok()
+                .flatten()
+            }
+        };
+        // A customer app always has its customer's token, even for a body it gets wrong.
+        let named = |key: &str| {
+            body.and_then(|b| b[key].as_str())
+                .filter(|id| valid_id(id))
+                .map(str::to_owned)
+        };
+        let (role, subject) = match segments.as_slice() {
+            ["admin", ..] => return Some(OPERATOR_TOKEN.to_owned()),
+            ["orders"] => (
+                Role::Customer,
+                named("customer_id").unwrap_or_else(|| "minji".to_owned()),
+            ),
+            ["orders", id, ..] => (
+                Role::Customer,
+                order_field(id, "customer_id")
+                    .await
+                    .unwrap_or_else(|| "minji".to_owned()),
+            ),
+            ["customers", customer, ..] => (Role::Customer, (*customer).to_owned()),
+            ["shops", shop, _, ..] => (Role::Shop, (*shop).to_owned()),
+            ["deliveries", id, ..] => {
+                let rider = match named("rider_id") {
+                    Some(rider) => Some(rider),
+                    None => order_field(id, "rider->>'rider_id'").await,
+                };
+                (
+                    Role::Rider,
+                    rider.unwrap_or_else(|| "no-rider-yet".to_owned()),
+                )
+            }
+            _ => return None,
+        };
+        Some(self.token(role, &subject))
+    }
+
+    async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+        path: &str,
+        body: Option<&Value>,
+    ) -> anyhow::Result<(StatusCode, Value)> {
+        let request = match self.caller_token(path, body).await {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        };
+        read(request.send().await?).await
+    }
+
     pub async fn get(&self, path: &str) -> anyhow::Result<(StatusCode, Value)> {
-        let response = self.http.get(format!("{}{path}", self.api)).send().await?;
-        read(response).await
+        let request = self.http.get(format!("{}{path}", self.api));
+        self.send(request, path, None).await
     }
 
     pub async fn post(&self, path: &str, body: &Value) -> anyhow::Result<(StatusCode, Value)> {
-        let response = self
-            .http
-            .post(format!("{}{path}", self.api))
-            .json(body)
-            .send()
-            .await?;
-        read(response).await
+        let request = self.http.post(format!("{}{path}", self.api)).json(body);
+        self.send(request, path, Some(body)).await
     }
 
     /// Posts raw bytes as JSON (for malformed-body tests).
@@ -48,14 +129,13 @@ impl TestApp {
         path: &str,
         body: &'static str,
     ) -> anyhow::Result<(StatusCode, Value)> {
-        let response = self
+        let request = self
             .http
             .post(format!("{}{path}", self.api))
             .header("content-type", "application/json")
-            .body(body)
-            .send()
-            .await?;
-        read(response).await
+            .body(body);
+        let parsed = serde_json::from_str::<Value>(body).ok();
+        self.send(request, path, parsed.as_ref()).await
     }
 
     pub async fn place_order(&self, body: &Value) -> anyhow::Result<(StatusCode, Value)> {
@@ -68,14 +148,12 @@ impl TestApp {
         key: &str,
         body: &Value,
     ) -> anyhow::Result<(StatusCode, Value)> {
-        let response = self
+        let request = self
             .http
             .post(format!("{}/orders", self.api))
             .header("Idempotency-Key", key)
-            .json(body)
-            .send()
-            .await?;
-        read(response).await
+            .json(body);
+        self.send(request, "/orders", Some(body)).await
     }
 
     pub async fn order(&self, order_id: &str) -> anyhow::Result<Value> {
@@ -176,6 +254,11 @@ impl TestApp {
             .await?;
         Ok(())
     }
+}
+
+/// Whether `id` can be a token's subject (customer, shop, rider and operator ids are slugs).
+fn valid_id(id: &str) -> bool {
+    courier_workflows::domain::CustomerId::parse(id).is_ok()
 }
 
 /// Calls `check` until it says yes or `deadline` passes; polls briskly, never sleeps blindly.

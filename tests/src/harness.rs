@@ -154,6 +154,8 @@ pub struct TestOptions {
     pub start_timeout: Duration,
     /// How long an `Idempotency-Key` is kept.
     pub idempotency_key_ttl: Duration,
+    /// The per-customer limit on placements (off unless a test is about it).
+    pub order_rate: Option<courier_api::rate_limit::OrderRateLimit>,
 }
 
 impl Default for TestOptions {
@@ -181,6 +183,7 @@ impl Default for TestOptions {
             smtp: true,
             start_timeout: Duration::from_secs(5),
             idempotency_key_ttl: Duration::from_secs(3600),
+            order_rate: None,
         }
     }
 }
@@ -276,15 +279,16 @@ impl TestApp {
             public_url: "http://courier.test".to_owned(),
             default_language: "en".to_owned(),
         };
+        let payment_provider = PaymentProviderConfig {
+            base_url: sandbox.clone(),
+            secret_key: SANDBOX_KEY.to_owned(),
+            timeout: Duration::from_secs(5),
+        };
         let worker_settings = WorkerSettings {
             task_queue: task_queue.clone(),
             database_url: String::new(),
             db_max_connections: 10,
-            payment: PaymentProviderConfig {
-                base_url: sandbox.clone(),
-                secret_key: SANDBOX_KEY.to_owned(),
-                timeout: Duration::from_secs(5),
-            },
+            payment: payment_provider.clone(),
             graceful_shutdown: Duration::from_secs(5),
             notifications,
             // Tests run the reconciliation on demand (`POST /admin/reconciliation/run`).
@@ -306,8 +310,16 @@ impl TestApp {
                 idempotency_key_ttl: options.idempotency_key_ttl,
                 reconcile: test_reconcile_policy(),
                 saga: options.saga,
-                operator_token: Some(OPERATOR_TOKEN.to_owned()),
+                auth: courier_api::auth::AuthSettings {
+                    keys: Some(courier_api::auth::Keys::Secret(std::sync::Arc::new(
+                        jsonwebtoken::DecodingKey::from_secret(JWT_SECRET.as_bytes()),
+                    ))),
+                    issuer: None,
+                    operator_token: Some(OPERATOR_TOKEN.to_owned()),
+                },
                 temporal_ui_url: "http://127.0.0.1:8233".to_owned(),
+                payment_provider,
+                order_rate: options.order_rate,
             },
         );
         let (api, api_server) = start_api(api_state.clone()).await?;

@@ -76,8 +76,10 @@ pub struct TestApp {
     api_state: AppState,
 }
 
-/// The operator token the test API accepts on `/admin`.
+/// The static operator token the test API accepts (the development fallback).
 pub const OPERATOR_TOKEN: &str = "test-operator-token";
+/// The shared secret the test API verifies JWTs with, and the harness signs them with.
+pub const JWT_SECRET: &str = "test-jwt-secret-for-courier-e2e-0123456789";
 
 pub const TWILIO_ACCOUNT_SID: &str = "AC0123456789abcdef0123456789abcdef";
 pub const TWILIO_FROM: &str = "+15005550006";

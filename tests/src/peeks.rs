@@ -196,6 +196,41 @@ impl TestApp {
             .await?)
     }
 
+    /// The order's workflow history so far, as Temporal's JSON (payloads base64-encoded).
+    pub async fn history_json(&self, order_id: &str) -> anyhow::Result<Vec<u8>> {
+        Ok(self
+            .temporal
+            .get_workflow_handle::<courier_workflows::OrderWorkflow>(format!("order-{order_id}"))
+            .fetch_history(temporalio_client::WorkflowFetchHistoryOptions::default())
+            .to_json()
+            .await?)
+    }
+
+    /// Every row of every table of Courier's database, as text, one line per row (to search
+    /// for what must never be stored).
+    pub async fn every_row(&self) -> anyhow::Result<Vec<String>> {
+        let tables: Vec<(String, String)> = sqlx::query_as(
+            "SELECT table_schema, table_name FROM information_schema.tables \
+             WHERE table_type = 'BASE TABLE' \
+               AND table_schema NOT IN ('pg_catalog', 'information_schema')",
+        )
+        .fetch_all(&self.db)
+        .await?;
+        anyhow::ensure!(tables.len() > 5, "only {} tables found", tables.len());
+        let mut rows = Vec::new();
+        for (schema, table) in tables {
+            let text: Vec<String> =
+                sqlx::query_scalar(&format!("SELECT t::text FROM \"{schema}\".\"{table}\" t"))
+                    .fetch_all(&self.db)
+                    .await?;
+            rows.extend(
+                text.into_iter()
+                    .map(|row| format!("{schema}.{table}: {row}")),
+            );
+        }
+        Ok(rows)
+    }
+
     /// When `COURIER_RECORD_HISTORIES` names a folder, waits for the order's workflow to end and
     /// writes its history there as `{name}.json` (or `{name}-{n}.json` beside an older one), for
     /// the replay tests of `courier-workflows`.
@@ -209,10 +244,7 @@ impl TestApp {
         handle
             .get_result(temporalio_client::WorkflowGetResultOptions::default())
             .await?;
-        let json = handle
-            .fetch_history(temporalio_client::WorkflowFetchHistoryOptions::default())
-            .to_json()
-            .await?;
+        let json = self.history_json(order_id).await?;
         let folder = std::path::Path::new(&folder);
         std::fs::create_dir_all(folder)?;
         // Never overwrite: histories recorded by older code are what the replay test protects.

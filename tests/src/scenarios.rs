@@ -86,6 +86,21 @@ impl TestApp {
         Ok(())
     }
 
+    /// `order` with its card exchanged for a payment method at the provider first, as an app that
+    /// tokenizes cards itself does (its orders can then be placed while the provider is down).
+    pub async fn with_payment_method(&self, mut order: Value) -> anyhow::Result<Value> {
+        let card = order["payment"]["card_number"].clone();
+        let method = self
+            .provider_post(
+                "/v1/payment_methods",
+                "tokenize",
+                json!({ "card_number": card }),
+            )
+            .await?;
+        order["payment"] = json!({ "payment_method": method["id"] });
+        Ok(order)
+    }
+
     /// Books something at the payment provider directly, as if behind Courier's back.
     pub async fn provider_post(
         &self,

@@ -27,6 +27,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use courier_api::auth::Role;
 use courier_tests::supervisor::{
     Postgres, Service, free_port, repo_root, temporal_dev_server, until,
 };
@@ -38,6 +39,8 @@ use temporalio_common::protos::temporal::api::history::v1::history_event::Attrib
 use tokio::sync::Mutex;
 
 const OPERATOR_TOKEN: &str = "faults-operator-token";
+/// The APIs verify the clients' tokens with it; the clients sign their own with it.
+const JWT_SECRET: &str = "faults-jwt-secret-0123456789-0123456789";
 const SANDBOX_KEY: &str = "sk_test_faults";
 const FINAL: [&str; 6] = [
     "DELIVERED",
@@ -158,6 +161,13 @@ async fn start_world(dir: &std::path::Path, cluster: Option<String>) -> anyhow::
         ("TEMPORAL_ADDRESS", &temporal_address),
         ("COURIER_TASK_QUEUE", &task_queue),
         ("RUST_LOG", "warn"),
+        // The workers charge, refund and pay out; the APIs tokenize cards.
+        (
+            "PAYMENT_PROVIDER_URL",
+            &format!("http://127.0.0.1:{sandbox_port}"),
+        ),
+        ("PAYMENT_PROVIDER_KEY", SANDBOX_KEY),
+        ("PAYMENT_PROVIDER_TIMEOUT_SECS", "5"),
     ]);
     let mut workers = Vec::new();
     for name in ["courier-worker-a", "courier-worker-b"]
@@ -168,12 +178,6 @@ async fn start_world(dir: &std::path::Path, cluster: Option<String>) -> anyhow::
         let mut env = common.clone();
         env.extend(vars(&[
             ("COURIER_WORKER_HTTP_ADDR", &format!("127.0.0.1:{port}")),
-            (
-                "PAYMENT_PROVIDER_URL",
-                &format!("http://127.0.0.1:{sandbox_port}"),
-            ),
-            ("PAYMENT_PROVIDER_KEY", SANDBOX_KEY),
-            ("PAYMENT_PROVIDER_TIMEOUT_SECS", "5"),
             ("COURIER_WORKER_SHUTDOWN_SECS", "1"),
             ("COURIER_RECONCILE_EVERY_SECS", "0"),
         ]));
@@ -191,6 +195,9 @@ async fn start_world(dir: &std::path::Path, cluster: Option<String>) -> anyhow::
         env.extend(vars(&[
             ("COURIER_API_ADDR", &format!("127.0.0.1:{port}")),
             ("COURIER_OPERATOR_TOKEN", OPERATOR_TOKEN),
+            ("COURIER_JWT_SECRET", JWT_SECRET),
+            // The suite is about money under faults, not abuse: no placement limit.
+            ("COURIER_ORDER_RATE_PER_MINUTE", "0"),
             // Every step rides out the faults rather than waiting for an operator.
             ("COURIER_COMPENSATION_ATTEMPTS", "1000"),
             ("COURIER_PAYOUT_ATTEMPTS", "1000"),
@@ -244,15 +251,40 @@ struct Client {
 }
 
 impl Client {
+    /// The token of whoever sends `path`, as their app holds it: the customer placing (from the
+    /// body) or cancelling (the order's), the shop in the path, the order's rider.
+    async fn token_for(&self, path: &str, body: &Value) -> Option<String> {
+        let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        let (role, subject) = match segments.as_slice() {
+            ["orders"] => (Role::Customer, body["customer_id"].as_str()?.to_owned()),
+            ["orders", id, "cancel"] => (
+                Role::Customer,
+                self.order(id).await?["customer_id"].as_str()?.to_owned(),
+            ),
+            ["shops", shop, ..] => (Role::Shop, (*shop).to_owned()),
+            ["deliveries", id, _] => (
+                Role::Rider,
+                self.order(id).await?["rider"]["rider_id"]
+                    .as_str()?
+                    .to_owned(),
+            ),
+            _ => return None,
+        };
+        courier_api::auth::issue(JWT_SECRET, role, &subject, Duration::from_secs(3600)).ok()
+    }
+
     async fn send(
         &self,
         path: &str,
         key: Option<&str>,
         body: &Value,
     ) -> Option<(StatusCode, Value)> {
+        // Without a token (the order not readable right now) the app tries again later.
+        let token = self.token_for(path, body).await?;
         let mut request = self
             .http
             .post(format!("{}{path}", self.base))
+            .bearer_auth(token)
             .timeout(Duration::from_secs(30))
             .json(body);
         if let Some(key) = key {
@@ -277,6 +309,8 @@ impl Client {
         let response = self
             .http
             .get(format!("{}/orders/{order_id}", self.base))
+            // The suite reads orders as an operator (it watches every customer's).
+            .bearer_auth(OPERATOR_TOKEN)
             .timeout(Duration::from_secs(10))
             .send()
             .await

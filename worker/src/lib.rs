@@ -138,11 +138,7 @@ impl WorkerSettings {
             task_queue: env_or("COURIER_TASK_QUEUE", DEFAULT_TASK_QUEUE),
             database_url: secret_or("DATABASE_URL", DEFAULT_DATABASE_URL)?,
             db_max_connections: env_number("COURIER_DB_MAX_CONNECTIONS", 20)?,
-            payment: PaymentProviderConfig {
-                base_url: env_or("PAYMENT_PROVIDER_URL", "http://127.0.0.1:8091"),
-                secret_key: secret_or("PAYMENT_PROVIDER_KEY", "sk_test_courier")?,
-                timeout: Duration::from_secs(env_number("PAYMENT_PROVIDER_TIMEOUT_SECS", 10)?),
-            },
+            payment: PaymentProviderConfig::from_env()?,
             graceful_shutdown: Duration::from_secs(env_number("COURIER_WORKER_SHUTDOWN_SECS", 20)?),
             notifications: NotificationSettings::from_env()?,
             reconcile_every: Some(Duration::from_secs(env_number(

@@ -66,8 +66,15 @@ error_codes! {
     WrongRider => "wrong_rider",
     /// The order can no longer be cancelled (picked up, ended, or being refunded).
     CannotCancel => "cannot_cancel",
-    /// The operator token is missing or wrong.
+    /// No bearer token, or one that is invalid or expired (`WWW-Authenticate` says which).
     Unauthorized => "unauthorized",
+    /// The token is valid but not for this: another role, or another customer's, shop's or
+    /// rider's resource.
+    Forbidden => "forbidden",
+    /// Too many requests from this client: retry after `Retry-After` seconds.
+    TooManyRequests => "too_many_requests",
+    /// The body is larger than the API accepts.
+    PayloadTooLarge => "payload_too_large",
     /// A compensation of this order is already running.
     CompensationRunning => "compensation_running",
     /// A reconciliation is already running.

@@ -5,7 +5,9 @@
 use serde::{Deserialize, Serialize};
 use temporalio_common::ActivityDefinition;
 
-use crate::domain::{CardNumber, MenuItemId, Money, OrderId, Quantity, ShopId};
+use crate::domain::{
+    CardNumber, MenuItemId, Money, OrderId, PaymentMethodId, PaymentSource, Quantity, ShopId,
+};
 use crate::order::{OrderLine, OrderStatus, OrderView, Rider};
 
 /// Failure type of a declined card: non-retryable, the saga ends the order `PAYMENT_DECLINED`.
@@ -201,8 +203,23 @@ pub enum ReserveOutcome {
 pub struct ChargeRequest {
     pub order_id: OrderId,
     pub amount: Money,
-    pub card: CardNumber,
+    /// Set only by orders placed before cards were tokenized.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub card: Option<CardNumber>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_method: Option<PaymentMethodId>,
     pub description: String,
+}
+
+impl ChargeRequest {
+    /// What to charge: the payment method, or a legacy order's card.
+    pub fn source(&self) -> Option<PaymentSource<'_>> {
+        match (&self.payment_method, &self.card) {
+            (Some(method), _) => Some(PaymentSource::Method(method)),
+            (None, Some(card)) => Some(PaymentSource::Card(card)),
+            (None, None) => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

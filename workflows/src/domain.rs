@@ -334,6 +334,41 @@ impl fmt::Debug for CardNumber {
     }
 }
 
+/// A card the payment provider tokenized (`pm_...`): what the saga charges, so the card number
+/// itself never enters a workflow's history or Courier's tables.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct PaymentMethodId(String);
+
+parsed_from!(PaymentMethodId, String);
+
+impl PaymentMethodId {
+    pub fn parse(raw: &str) -> Result<Self, InvalidField> {
+        let field = "payment.payment_method";
+        let id = parse_slug(field, raw)?;
+        if id.starts_with("pm_") {
+            Ok(Self(id))
+        } else {
+            Err(InvalidField::new(
+                field,
+                "must be a payment method id (pm_...)",
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// How an order pays: a payment method (every order placed since cards are tokenized), or, for
+/// orders placed before that and still replaying, the card number itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PaymentSource<'a> {
+    Method(&'a PaymentMethodId),
+    Card(&'a CardNumber),
+}
+
 fn luhn_valid(digits: &str) -> bool {
     let sum: u32 = digits
         .bytes()

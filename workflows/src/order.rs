@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::codes::ErrorCode;
 use crate::domain::{
-    CardNumber, CustomerId, DeliveryAddress, EmailAddress, MenuItemId, Money, OrderId, PhoneNumber,
-    Quantity, ShopId,
+    CardNumber, CustomerId, DeliveryAddress, EmailAddress, MenuItemId, Money, OrderId,
+    PaymentMethodId, PhoneNumber, Quantity, ShopId,
 };
 
 /// Where an order is in its life. The happy path is
@@ -274,7 +274,12 @@ pub struct OrderRequest {
     pub delivery_address: DeliveryAddress,
     pub phone: PhoneNumber,
     pub email: EmailAddress,
-    pub card: CardNumber,
+    /// The card number itself: only orders placed before cards were tokenized carry it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub card: Option<CardNumber>,
+    /// The provider's token for the customer's card (every order placed since).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_method: Option<PaymentMethodId>,
     pub placed_at: DateTime<Utc>,
     pub policy: SagaPolicy,
     /// The language the customer is written to in (`ko`, `en`); orders placed before it existed

@@ -28,7 +28,7 @@ use temporalio_common::protos::temporal::api::workflowservice::v1::ResetWorkflow
 use utoipa::ToSchema;
 
 use super::audit::{audited, audited_with_outcome};
-use super::{AdminActionAccepted, AdminActionRequest, Intent};
+use super::{AdminActionAccepted, AdminActionRequest, Intent, Operator};
 use crate::AppState;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{Body, Path};
@@ -56,7 +56,13 @@ pub enum OrderActionErrors {
     /// `invalid_transition`: the order's workflow is not in a state for this action.
     #[response(status = 409)]
     Conflict(ErrorBody),
-    /// `invalid_request`: no operator or reason.
+    /// `forbidden`: not an operator's token.
+    #[response(status = 403)]
+    Forbidden(ErrorBody),
+    /// `payload_too_large`: a body over 64 KiB.
+    #[response(status = 413)]
+    TooLarge(ErrorBody),
+    /// `invalid_request`: no reason.
     #[response(status = 422)]
     Invalid(ErrorBody),
     /// `internal`
@@ -83,9 +89,10 @@ fn interaction_error(context: &str, err: WorkflowInteractionError) -> ApiError {
 async fn prepare(
     state: &AppState,
     raw: &str,
+    operator: Operator,
     body: AdminActionRequest,
 ) -> ApiResult<(OrderId, OrderDetails, Intent)> {
-    let intent = Intent::try_from(body)?;
+    let intent = Intent::new(operator, body)?;
     let order_id = order_id(raw)?;
     let order = read_model::order(&state.db, order_id.uuid())
         .await?
@@ -125,7 +132,7 @@ fn accepted(
 /// Retry the step an order waits on (`NEEDS_ATTENTION`): sends the workflow `retry`.
 #[utoipa::path(
     post, path = "/admin/orders/{order_id}/retry", tag = "admin", operation_id = "retryOrder",
-    security(("operatorToken" = [])),
+    security(("bearerToken" = [])),
     params(("order_id" = String, Path, description = "The order's id (a UUID)")),
     request_body = AdminActionRequest,
     responses(
@@ -136,9 +143,10 @@ fn accepted(
 pub async fn retry(
     State(state): State<AppState>,
     Path(raw): Path<String>,
+    operator: Operator,
     Body(body): Body<AdminActionRequest>,
 ) -> ApiResult<Response> {
-    let (order_id, order, intent) = prepare(&state, &raw, body).await?;
+    let (order_id, order, intent) = prepare(&state, &raw, operator, body).await?;
     let (audit_id, ()) = audited(&state, &intent, "retry", Some(order_id.uuid()), async {
         if order.status != OrderStatus::NeedsAttention.as_str() {
             return Err(conflict(format!(
@@ -162,7 +170,7 @@ pub async fn retry(
 /// point are reapplied.
 #[utoipa::path(
     post, path = "/admin/orders/{order_id}/restart", tag = "admin", operation_id = "restartOrder",
-    security(("operatorToken" = [])),
+    security(("bearerToken" = [])),
     params(("order_id" = String, Path, description = "The order's id (a UUID)")),
     request_body = AdminActionRequest,
     responses(
@@ -173,9 +181,10 @@ pub async fn retry(
 pub async fn restart(
     State(state): State<AppState>,
     Path(raw): Path<String>,
+    operator: Operator,
     Body(body): Body<AdminActionRequest>,
 ) -> ApiResult<Response> {
-    let (order_id, _order, intent) = prepare(&state, &raw, body).await?;
+    let (order_id, _order, intent) = prepare(&state, &raw, operator, body).await?;
     let reason = format!("{}: {}", intent.operator, intent.reason);
     let (audit_id, run_id) = audited(&state, &intent, "restart", Some(order_id.uuid()), async {
         require_running(&state, order_id).await?;
@@ -226,7 +235,7 @@ pub async fn restart(
 /// compensates even after pickup).
 #[utoipa::path(
     post, path = "/admin/orders/{order_id}/cancel", tag = "admin", operation_id = "adminCancelOrder",
-    security(("operatorToken" = [])),
+    security(("bearerToken" = [])),
     params(("order_id" = String, Path, description = "The order's id (a UUID)")),
     request_body = AdminActionRequest,
     responses(
@@ -237,9 +246,10 @@ pub async fn restart(
 pub async fn cancel(
     State(state): State<AppState>,
     Path(raw): Path<String>,
+    operator: Operator,
     Body(body): Body<AdminActionRequest>,
 ) -> ApiResult<Response> {
-    let (order_id, _order, intent) = prepare(&state, &raw, body).await?;
+    let (order_id, _order, intent) = prepare(&state, &raw, operator, body).await?;
     let (audit_id, ()) = audited(&state, &intent, "cancel", Some(order_id.uuid()), async {
         require_running(&state, order_id).await?;
         let handle = order_handle(&state.temporal, order_id);
@@ -276,7 +286,7 @@ pub async fn cancel(
 /// `compensate` undoes what it did).
 #[utoipa::path(
     post, path = "/admin/orders/{order_id}/terminate", tag = "admin", operation_id = "terminateOrder",
-    security(("operatorToken" = [])),
+    security(("bearerToken" = [])),
     params(("order_id" = String, Path, description = "The order's id (a UUID)")),
     request_body = AdminActionRequest,
     responses(
@@ -287,9 +297,10 @@ pub async fn cancel(
 pub async fn terminate(
     State(state): State<AppState>,
     Path(raw): Path<String>,
+    operator: Operator,
     Body(body): Body<AdminActionRequest>,
 ) -> ApiResult<Response> {
-    let (order_id, _order, intent) = prepare(&state, &raw, body).await?;
+    let (order_id, _order, intent) = prepare(&state, &raw, operator, body).await?;
     let reason = format!(
         "terminated by operator {}: {}",
         intent.operator, intent.reason
@@ -333,7 +344,7 @@ pub struct CompensationResult {
 /// `partial`, and the action can be repeated.
 #[utoipa::path(
     post, path = "/admin/orders/{order_id}/compensate", tag = "admin", operation_id = "compensateOrder",
-    security(("operatorToken" = [])),
+    security(("bearerToken" = [])),
     params(("order_id" = String, Path, description = "The order's id (a UUID)")),
     request_body = AdminActionRequest,
     responses(
@@ -346,9 +357,10 @@ pub struct CompensationResult {
 pub async fn compensate(
     State(state): State<AppState>,
     Path(raw): Path<String>,
+    operator: Operator,
     Body(body): Body<AdminActionRequest>,
 ) -> ApiResult<Response> {
-    let (order_id, _order, intent) = prepare(&state, &raw, body).await?;
+    let (order_id, _order, intent) = prepare(&state, &raw, operator, body).await?;
     let reason = format!(
         "compensated by operator {}: {}",
         intent.operator, intent.reason

@@ -92,14 +92,20 @@ where
     }
 }
 
-/// `?order_id=`.
+/// `?order_id=&before=`.
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     /// Only the entries about this order.
     #[param(value_type = Option<Uuid>)]
     order_id: Option<String>,
+    /// Only the entries older than this one: the previous page's `next_before`.
+    #[param(value_type = Option<i64>, minimum = 1)]
+    before: Option<String>,
 }
+
+/// How many entries a page of the audit trail holds.
+const AUDIT_PAGE: i64 = 500;
 
 /// One operator action: who, what, on which order, why, and how it went.
 #[derive(Serialize, sqlx::FromRow, ToSchema)]
@@ -122,17 +128,20 @@ pub struct AuditEntry {
 pub struct AuditLog {
     /// Newest first, at most 500.
     entries: Vec<AuditEntry>,
+    /// When older entries exist: pass it as `?before=` for the next page.
+    next_before: Option<i64>,
 }
 
-/// The audit trail of operator actions, newest first (at most 500).
+/// The audit trail of operator actions, newest first, 500 a page (`?before=` pages back).
 #[utoipa::path(
     get, path = "/admin/audit", tag = "admin", operation_id = "listAuditEntries",
-    security(("operatorToken" = [])),
+    security(("bearerToken" = [])),
     params(AuditQuery),
     responses(
         (status = 200, description = "The entries.", body = AuditLog),
-        (status = 401, description = "`unauthorized`", body = ErrorBody),
-        (status = 422, description = "`invalid_request`: a malformed order id.", body = ErrorBody),
+        (status = 401, description = "`unauthorized`: no token, or an invalid or expired one.", body = ErrorBody),
+        (status = 403, description = "`forbidden`: not an operator's token.", body = ErrorBody),
+        (status = 422, description = "`invalid_request`: a malformed order id or `before`.", body = ErrorBody),
         (status = 500, description = "`internal`", body = ErrorBody),
     )
 )]
@@ -147,12 +156,29 @@ pub async fn list(
                 .map_err(|_| ApiError::invalid("order_id", "order_id must be a UUID"))?,
         ),
     };
-    let entries: Vec<AuditEntry> = sqlx::query_as(
+    let before = match query.before.as_deref() {
+        None => i64::MAX,
+        Some(raw) => raw
+            .parse::<i64>()
+            .ok()
+            .filter(|b| *b >= 1)
+            .ok_or_else(|| ApiError::invalid("before", "before must be a positive audit id"))?,
+    };
+    let mut entries: Vec<AuditEntry> = sqlx::query_as(
         "SELECT audit_id, operator, action, order_id, reason, outcome, detail, at FROM operations.audit \
-         WHERE $1::uuid IS NULL OR order_id = $1 ORDER BY audit_id DESC LIMIT 500",
+         WHERE ($1::uuid IS NULL OR order_id = $1) AND audit_id < $2 \
+         ORDER BY audit_id DESC LIMIT $3",
     )
     .bind(order_id)
+    .bind(before)
+    .bind(AUDIT_PAGE + 1)
     .fetch_all(&state.db)
     .await?;
-    Ok(Json(AuditLog { entries }))
+    let more = entries.len() as i64 > AUDIT_PAGE;
+    entries.truncate(AUDIT_PAGE as usize);
+    let next_before = more.then(|| entries.last().map(|e| e.audit_id)).flatten();
+    Ok(Json(AuditLog {
+        entries,
+        next_before,
+    }))
 }

@@ -9,17 +9,17 @@ mod rebuild;
 mod reconciliation;
 mod stuck;
 
-use axum::extract::{Request, State};
-use axum::http::{StatusCode, header};
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::Response;
-use courier_workflows::codes::ErrorCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::AppState;
+use crate::auth::{Caller, Role};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{required, text};
 
@@ -38,42 +38,40 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(audit::list))
 }
 
-/// Refuses every admin request without the operator token, before anything else is read.
+/// Refuses every admin request that is not an operator's, before anything else is read, and
+/// hands the operator's identity (from the token) to the handler.
 pub async fn require_operator(
     State(state): State<AppState>,
     request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    let unauthorized =
-        |message: &str| ApiError::new(StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized, message);
-    let Some(token) = state.settings.operator_token.as_deref() else {
-        return Err(unauthorized(
-            "operator endpoints are disabled: no COURIER_OPERATOR_TOKEN is configured",
-        ));
-    };
-    let given = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    match given {
-        Some(given) if constant_time_eq(given.as_bytes(), token.as_bytes()) => {
-            Ok(next.run(request).await)
-        }
-        _ => Err(unauthorized("a valid operator bearer token is required")),
+    let (mut parts, body) = request.into_parts();
+    let caller = Caller::from_request_parts(&mut parts, &state).await?;
+    let operator = caller.require(Role::Operator)?.to_owned();
+    parts.extensions.insert(Operator(operator));
+    Ok(next.run(Request::from_parts(parts, body)).await)
+}
+
+/// The operator acting, from their token: the audit trail records this identity.
+#[derive(Debug, Clone)]
+pub struct Operator(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for Operator {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        parts
+            .extensions
+            .get::<Operator>()
+            .cloned()
+            .ok_or_else(|| ApiError::internal("admin", "an admin route without require_operator"))
     }
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-/// Who acts and why: required on every admin action, for the audit trail.
+/// Why an operator acts: required on every admin action, for the audit trail (which records the
+/// operator from the token).
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 pub struct AdminActionRequest {
-    /// Who is acting: 1 to 64 characters.
-    #[schema(required = true, value_type = String, min_length = 1, max_length = 64, example = "jiwoo")]
-    pub operator: Option<String>,
     /// Why: 1 to 500 characters.
     #[schema(required = true, value_type = String, min_length = 1, max_length = 500,
         example = "payout provider outage fixed")]
@@ -86,13 +84,13 @@ pub struct Intent {
     pub reason: String,
 }
 
-impl TryFrom<AdminActionRequest> for Intent {
-    type Error = ApiError;
-
-    fn try_from(body: AdminActionRequest) -> ApiResult<Self> {
-        let operator = required(text(body.operator, "operator", 64)?, "operator")?;
+impl Intent {
+    pub fn new(operator: Operator, body: AdminActionRequest) -> ApiResult<Self> {
         let reason = required(text(body.reason, "reason", 500)?, "reason")?;
-        Ok(Intent { operator, reason })
+        Ok(Intent {
+            operator: operator.0,
+            reason,
+        })
     }
 }
 

@@ -15,7 +15,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::audit::audited;
-use super::{AdminActionRequest, Intent};
+use super::{AdminActionRequest, Intent, Operator};
 use crate::AppState;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::Body;
@@ -53,20 +53,23 @@ pub struct RebuildResult {
 /// Rebuild the read model from the workflows' own state (one order, or all of them).
 #[utoipa::path(
     post, path = "/admin/read-model/rebuild", tag = "admin", operation_id = "rebuildReadModel",
-    security(("operatorToken" = [])),
+    security(("bearerToken" = [])),
     request_body = RebuildReadModelRequest,
     responses(
         (status = 200, description = "Rebuilt (`failed` lists what could not be).", body = RebuildResult),
-        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 401, description = "`unauthorized`: no token, or an invalid or expired one.", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`: a body over 64 KiB.", body = ErrorBody),
+        (status = 403, description = "`forbidden`: not an operator's token.", body = ErrorBody),
         (status = 422, description = "`invalid_request`", body = ErrorBody),
         (status = 500, description = "`internal`", body = ErrorBody),
     )
 )]
 pub async fn rebuild(
     State(state): State<AppState>,
+    operator: Operator,
     Body(body): Body<RebuildReadModelRequest>,
 ) -> ApiResult<Json<RebuildResult>> {
-    let intent = Intent::try_from(body.intent)?;
+    let intent = Intent::new(operator, body.intent)?;
     let only = body
         .order_id
         .filter(|raw| !raw.is_empty())

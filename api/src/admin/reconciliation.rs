@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::audit::audited;
-use super::{AdminActionRequest, Intent};
+use super::{AdminActionRequest, Intent, Operator};
 use crate::AppState;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::Body;
@@ -65,10 +65,11 @@ pub struct ReconciliationLatest {
 /// What the last reconciliation of the provider's books with the orders found and repaired.
 #[utoipa::path(
     get, path = "/admin/reconciliation", tag = "admin", operation_id = "latestReconciliation",
-    security(("operatorToken" = [])),
+    security(("bearerToken" = [])),
     responses(
         (status = 200, description = "The last run and its findings.", body = ReconciliationLatest),
-        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 401, description = "`unauthorized`: no token, or an invalid or expired one.", body = ErrorBody),
+        (status = 403, description = "`forbidden`: not an operator's token.", body = ErrorBody),
         (status = 500, description = "`internal`", body = ErrorBody),
     )
 )]
@@ -112,21 +113,24 @@ pub struct ReconciliationRun {
 /// answers what it found.
 #[utoipa::path(
     post, path = "/admin/reconciliation/run", tag = "admin", operation_id = "runReconciliation",
-    security(("operatorToken" = [])),
+    security(("bearerToken" = [])),
     request_body = AdminActionRequest,
     responses(
         (status = 200, description = "The run and its findings.", body = ReconciliationRun),
-        (status = 401, description = "`unauthorized`", body = ErrorBody),
-        (status = 422, description = "`invalid_request`: no operator or reason.", body = ErrorBody),
+        (status = 401, description = "`unauthorized`: no token, or an invalid or expired one.", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`: a body over 64 KiB.", body = ErrorBody),
+        (status = 403, description = "`forbidden`: not an operator's token.", body = ErrorBody),
+        (status = 422, description = "`invalid_request`: no reason.", body = ErrorBody),
         (status = 500, description = "`internal`", body = ErrorBody),
         (status = 504, description = "`reconciliation_running`: still running after two minutes.", body = ErrorBody),
     )
 )]
 pub async fn run(
     State(state): State<AppState>,
+    operator: Operator,
     Body(body): Body<AdminActionRequest>,
 ) -> ApiResult<Json<ReconciliationRun>> {
-    let intent = Intent::try_from(body)?;
+    let intent = Intent::new(operator, body)?;
     let (audit_id, report) = audited(&state, &intent, "reconcile", None, async {
         let workflow_id = format!(
             "reconcile-{}-now-{}",

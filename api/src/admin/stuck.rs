@@ -104,11 +104,12 @@ struct OrderRow {
 /// Orders whose workflow is not progressing, and why, with links to the Temporal UI.
 #[utoipa::path(
     get, path = "/admin/orders/stuck", tag = "admin", operation_id = "listStuckOrders",
-    security(("operatorToken" = [])),
+    security(("bearerToken" = [])),
     params(StuckQuery),
     responses(
         (status = 200, description = "The stuck orders.", body = StuckOrders),
-        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 401, description = "`unauthorized`: no token, or an invalid or expired one.", body = ErrorBody),
+        (status = 403, description = "`forbidden`: not an operator's token.", body = ErrorBody),
         (status = 422, description = "`invalid_request`: a malformed limit or age.", body = ErrorBody),
         (status = 500, description = "`internal`", body = ErrorBody),
     )

@@ -1,29 +1,43 @@
 //! `courier-demo`: places a few real orders through Courier's REST API and plays the shop and the
 //! rider, printing each order's progress as the read model reports it.
 //!
-//! Environment: `COURIER_API_URL` (default `http://127.0.0.1:8080`), `TEMPORAL_UI_URL` (default
-//! `http://127.0.0.1:8233`), `TEMPORAL_NAMESPACE` (default `default`).
+//! Each call carries the token of who makes it (the customer, the shop, the rider), signed with
+//! `COURIER_JWT_SECRET` as `courier-admin token` does: the demo is a development tool.
+//!
+//! Environment: `COURIER_API_URL` (default `http://127.0.0.1:8080`), `COURIER_JWT_SECRET`,
+//! `TEMPORAL_UI_URL` (default `http://127.0.0.1:8233`), `TEMPORAL_NAMESPACE` (default `default`).
 
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use courier_api::auth::{Role, issue};
 use serde_json::{Value, json};
 
 struct Demo {
     http: reqwest::Client,
+    secret: String,
     api: String,
     ui: String,
     namespace: String,
 }
 
 impl Demo {
+    /// Who makes a call: a role and the customer, shop or rider it speaks for.
+    fn token(&self, role: Role, subject: &str) -> anyhow::Result<String> {
+        issue(&self.secret, role, subject, Duration::from_secs(600))
+    }
+
     async fn call(
         &self,
         method: reqwest::Method,
         path: &str,
         body: Option<Value>,
+        (role, subject): (Role, &str),
     ) -> anyhow::Result<(u16, Value)> {
-        let mut request = self.http.request(method, format!("{}{path}", self.api));
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.api))
+            .bearer_auth(self.token(role, subject)?);
         if let Some(body) = body {
             request = request.json(&body);
         }
@@ -39,12 +53,18 @@ impl Demo {
         ))
     }
 
-    async fn post(&self, path: &str, body: Value) -> anyhow::Result<(u16, Value)> {
-        self.call(reqwest::Method::POST, path, Some(body)).await
+    async fn post(
+        &self,
+        path: &str,
+        body: Value,
+        caller: (Role, &str),
+    ) -> anyhow::Result<(u16, Value)> {
+        self.call(reqwest::Method::POST, path, Some(body), caller)
+            .await
     }
 
-    async fn get(&self, path: &str) -> anyhow::Result<Value> {
-        let (status, body) = self.call(reqwest::Method::GET, path, None).await?;
+    async fn get(&self, path: &str, caller: (Role, &str)) -> anyhow::Result<Value> {
+        let (status, body) = self.call(reqwest::Method::GET, path, None, caller).await?;
         if status != 200 {
             bail!("GET {path} answered {status}: {body}");
         }
@@ -55,6 +75,7 @@ impl Demo {
     async fn follow(
         &self,
         id: &str,
+        customer: &str,
         seen: &mut usize,
         done: impl Fn(&Value) -> bool,
     ) -> anyhow::Result<Value> {
@@ -62,7 +83,9 @@ impl Demo {
         let mut tick = tokio::time::interval(Duration::from_millis(100));
         loop {
             tick.tick().await;
-            let order = self.get(&format!("/orders/{id}")).await?;
+            let order = self
+                .get(&format!("/orders/{id}"), (Role::Customer, customer))
+                .await?;
             let timeline = order["timeline"].as_array().cloned().unwrap_or_default();
             for entry in timeline.iter().skip(*seen) {
                 println!(
@@ -96,14 +119,16 @@ impl Demo {
         shop_rejects: Option<&str>,
     ) -> anyhow::Result<()> {
         println!("\n== {title}");
-        let (status, body) = self.post("/orders", order).await?;
+        let customer = order["customer_id"].as_str().unwrap_or_default().to_owned();
+        let as_customer = (Role::Customer, customer.as_str());
+        let (status, body) = self.post("/orders", order, as_customer).await?;
         let id = match status {
             201 | 202 => body["order_id"].as_str().unwrap_or_default().to_owned(),
             _ => {
                 println!("  POST /orders -> {status} {}", body["error"]);
                 if let Some(id) = body["error"]["order_id"].as_str() {
                     let mut seen = 0;
-                    self.follow(id, &mut seen, |o| {
+                    self.follow(id, &customer, &mut seen, |o| {
                         o["timeline"].as_array().is_some_and(|t| t.len() >= 2)
                     })
                     .await?;
@@ -118,36 +143,52 @@ impl Demo {
         );
         println!("  Temporal UI: {}", self.workflow_url(&id));
         let shop = body["shop_id"].as_str().unwrap_or_default().to_owned();
+        let as_shop = (Role::Shop, shop.as_str());
         let mut seen = 0;
-        self.follow(&id, &mut seen, |o| o["status"] != "PAYMENT_PENDING")
-            .await?;
+        self.follow(&id, &customer, &mut seen, |o| {
+            o["status"] != "PAYMENT_PENDING"
+        })
+        .await?;
         if let Some(reason) = shop_rejects {
             self.post(
                 &format!("/shops/{shop}/orders/{id}/reject"),
                 json!({ "reason": reason }),
+                as_shop,
             )
             .await?;
-            self.follow(&id, &mut seen, |o| o["status"] == "REJECTED")
+            self.follow(&id, &customer, &mut seen, |o| o["status"] == "REJECTED")
                 .await?;
             return Ok(());
         }
-        self.post(&format!("/shops/{shop}/orders/{id}/accept"), json!({}))
+        for step in ["accept", "ready"] {
+            self.post(
+                &format!("/shops/{shop}/orders/{id}/{step}"),
+                json!({}),
+                as_shop,
+            )
             .await?;
-        self.post(&format!("/shops/{shop}/orders/{id}/ready"), json!({}))
-            .await?;
+        }
         let order = self
-            .follow(&id, &mut seen, |o| o["rider"].is_object())
+            .follow(&id, &customer, &mut seen, |o| o["rider"].is_object())
             .await?;
+        let rider = order["rider"]["rider_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
         println!(
             "    rider: {} ({})",
             order["rider"]["name"].as_str().unwrap_or("?"),
             order["rider"]["rider_id"].as_str().unwrap_or("?")
         );
-        self.post(&format!("/deliveries/{id}/pickup"), json!({}))
+        for step in ["pickup", "deliver"] {
+            self.post(
+                &format!("/deliveries/{id}/{step}"),
+                json!({}),
+                (Role::Rider, rider.as_str()),
+            )
             .await?;
-        self.post(&format!("/deliveries/{id}/deliver"), json!({}))
-            .await?;
-        self.follow(&id, &mut seen, |o| o["status"] == "DELIVERED")
+        }
+        self.follow(&id, &customer, &mut seen, |o| o["status"] == "DELIVERED")
             .await?;
         Ok(())
     }
@@ -171,11 +212,13 @@ async fn main() -> anyhow::Result<()> {
         |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.to_owned());
     let demo = Demo {
         http: reqwest::Client::new(),
+        secret: courier_runtime::settings::secret("COURIER_JWT_SECRET")?
+            .context("set COURIER_JWT_SECRET (the API's development signing secret)")?,
         api: env("COURIER_API_URL", "http://127.0.0.1:8080"),
         ui: env("TEMPORAL_UI_URL", "http://127.0.0.1:8233"),
         namespace: env("TEMPORAL_NAMESPACE", "default"),
     };
-    let shops = demo.get("/shops").await?;
+    let shops = demo.get("/shops", (Role::Customer, "minji")).await?;
     println!("Shops:");
     for shop in shops["shops"].as_array().into_iter().flatten() {
         println!(
@@ -224,7 +267,9 @@ async fn main() -> anyhow::Result<()> {
         None,
     )
     .await?;
-    let page = demo.get("/customers/junho/orders").await?;
+    let page = demo
+        .get("/customers/junho/orders", (Role::Customer, "junho"))
+        .await?;
     println!(
         "\njunho's orders (GET /customers/junho/orders): {}",
         page["orders"].as_array().map_or(0, Vec::len)

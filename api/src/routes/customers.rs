@@ -11,6 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::AppState;
+use crate::auth::{Caller, Role};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{Path, Query};
 use crate::read_model::{self, OrderSummary};
@@ -53,9 +54,12 @@ fn decode_cursor(raw: &str) -> Option<(DateTime<Utc>, Uuid)> {
 #[utoipa::path(
     get, path = "/customers/{customer_id}/orders", tag = "customers",
     operation_id = "listCustomerOrders",
+    security(("bearerToken" = [])),
     params(("customer_id" = String, Path, description = "The customer"), PageQuery),
     responses(
         (status = 200, description = "A page of orders.", body = CustomerOrdersPage),
+        (status = 401, description = "`unauthorized`: no token, or an invalid or expired one.", body = ErrorBody),
+        (status = 403, description = "`forbidden`: not this customer's (or an operator's) token.", body = ErrorBody),
         (status = 404, description = "`not_found`: a path that cannot be decoded.", body = ErrorBody),
         (status = 422, description = "`invalid_request`: a malformed customer id, limit or cursor.", body = ErrorBody),
         (status = 500, description = "`internal`", body = ErrorBody),
@@ -63,9 +67,13 @@ fn decode_cursor(raw: &str) -> Option<(DateTime<Utc>, Uuid)> {
 )]
 pub async fn orders(
     State(state): State<AppState>,
+    caller: Caller,
     Path(customer_id): Path<String>,
     Query(query): Query<PageQuery>,
 ) -> ApiResult<Json<CustomerOrdersPage>> {
+    if caller.role != Role::Operator {
+        caller.require_subject(Role::Customer, &customer_id)?;
+    }
     let customer_id = CustomerId::parse(&customer_id)?;
     let limit = match query.limit.as_deref() {
         None => 20,

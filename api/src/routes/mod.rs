@@ -38,7 +38,9 @@ updates whose validators refuse transitions the order does not allow (`409 inval
 answers `{\"error\": {\"code\", \"message\", ...}}` (see `ErrorBody`; the codes are `ErrorCode`); \
 a path Courier does not serve answers `404 not_found`, a method it does not take \
 `405 method_not_allowed`. Request bodies that are not JSON, or not a JSON object where one is \
-expected, answer `422 invalid_request` with `field: body`. Admin routes need an operator token.",
+expected, answer `422 invalid_request` with `field: body`. Every route but the catalog, health, readiness, metrics and these docs needs a bearer token \
+(`bearerToken`): a missing or invalid one is `401` with `WWW-Authenticate`, one of the wrong role \
+or of another customer, shop or rider `403` (or `404` where an order's existence must not leak).",
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
     ),
     tags(
@@ -52,22 +54,27 @@ expected, answer `422 invalid_request` with `field: body`. Admin routes need an 
 the audit log."),
     ),
     components(schemas(ErrorCode)),
-    modifiers(&OperatorToken),
+    modifiers(&BearerToken),
 )]
 pub struct ApiDoc;
 
-/// The `operatorToken` bearer scheme the admin routes require.
-struct OperatorToken;
+/// The `bearerToken` scheme every route but the catalog, health and docs requires.
+struct BearerToken;
 
-impl Modify for OperatorToken {
+impl Modify for BearerToken {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
-            "operatorToken",
+            "bearerToken",
             SecurityScheme::Http(
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
-                    .description(Some("`COURIER_OPERATOR_TOKEN`"))
+                    .bearer_format("JWT")
+                    .description(Some(
+                        "A JWT whose `role` is `customer`, `shop`, `rider` or `operator` and whose \
+                         `sub` is the customer, shop, rider or operator it speaks for (see the \
+                         README). Operators may also use `COURIER_OPERATOR_TOKEN`.",
+                    ))
                     .build(),
             ),
         );
@@ -77,7 +84,6 @@ impl Modify for OperatorToken {
 /// The public routes: orders, customers, shops, deliveries, operations.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(orders::place))
         .routes(routes!(orders::show))
         .routes(routes!(orders::cancel))
         .routes(routes!(orders::notifications))
@@ -94,6 +100,11 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(healthz))
         .routes(routes!(readyz))
         .routes(routes!(crate::metrics::render))
+}
+
+/// `POST /orders`, on its own so that it can carry the rate limit.
+pub fn placement() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(orders::place))
 }
 
 /// What the API answers for paths and methods it does not serve.

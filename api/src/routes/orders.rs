@@ -11,7 +11,7 @@ use courier_workflows::OrderWorkflow;
 use courier_workflows::codes::ErrorCode;
 use courier_workflows::domain::{
     CardNumber, Currency, CustomerId, DeliveryAddress, EmailAddress, MenuItemId, Money, OrderId,
-    PhoneNumber, Quantity, ShopId,
+    PaymentMethodId, PhoneNumber, Quantity, ShopId,
 };
 use courier_workflows::order::{
     Cancellation, Cause, Language, OrderLine, OrderRequest, OrderStatus, PaymentResult,
@@ -21,6 +21,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::AppState;
+use crate::auth::{Caller, Role};
 use crate::catalog;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{Body, OptionalBody, Path, required, text};
@@ -52,7 +53,7 @@ pub struct PlaceOrderRequest {
     /// For the email updates.
     #[schema(required = true, value_type = String, max_length = 254, example = "minji@example.kr")]
     pub email: Option<String>,
-    #[schema(required = true, value_type = PaymentRequest)]
+    #[schema(required = true, value_type = PaymentDescription)]
     pub payment: Option<PaymentRequest>,
     /// The language of the customer's messages (`ko` when left out).
     #[schema(value_type = Option<Language>)]
@@ -68,13 +69,91 @@ pub struct OrderItemRequest {
     pub quantity: Option<i64>,
 }
 
-/// How the customer pays: a test card of the payment sandbox (`4242 4242 4242 4242` pays,
-/// `4000 0000 0000 0002` is declined).
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct PaymentRequest {
+/// How the customer pays: a card number, which Courier exchanges for the provider's payment method
+/// at once and never stores, or a payment method the client got from the provider itself. Test
+/// cards of the payment sandbox: `4242 4242 4242 4242` pays, `4000 0000 0000 0002` is declined.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+#[allow(
+    dead_code,
+    reason = "it only describes the body in the OpenAPI description"
+)]
+#[schema(as = Payment)]
+pub enum PaymentDescription {
+    Card(CardPayment),
+    Method(MethodPayment),
+}
+
+/// Pay with a card number.
+#[derive(Serialize, ToSchema)]
+#[allow(
+    dead_code,
+    reason = "it only describes the body in the OpenAPI description"
+)]
+pub struct CardPayment {
     /// 12 to 19 digits (spaces allowed) passing the Luhn check.
-    #[schema(required = true, value_type = String, example = "4242424242424242")]
+    #[schema(example = "4242424242424242")]
+    card_number: String,
+}
+
+/// Pay with a payment method the provider issued (`POST /v1/payment_methods` there).
+#[derive(Serialize, ToSchema)]
+#[allow(
+    dead_code,
+    reason = "it only describes the body in the OpenAPI description"
+)]
+pub struct MethodPayment {
+    #[schema(pattern = "^pm_[A-Za-z0-9_-]{1,61}$", example = "pm_5f1c0a9e")]
+    payment_method: String,
+}
+
+/// `payment` as read: exactly one of its two members (see [`PaymentDescription`]).
+#[derive(Deserialize)]
+pub struct PaymentRequest {
     pub card_number: Option<String>,
+    pub payment_method: Option<String>,
+}
+
+/// Only the last four digits of a card number ever leave this struct: in `Debug`, and in the
+/// serialization that fingerprints a request for its `Idempotency-Key`.
+impl PaymentRequest {
+    fn masked_card(&self) -> Option<String> {
+        self.card_number.as_ref().map(|card| {
+            let digits: Vec<char> = card.chars().filter(|c| !c.is_whitespace()).collect();
+            let last4: String = digits[digits.len().saturating_sub(4)..].iter().collect();
+            format!("**** {last4}")
+        })
+    }
+}
+
+impl Serialize for PaymentRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(None)?;
+        if let Some(masked) = self.masked_card() {
+            map.serialize_entry("card_number", &masked)?;
+        }
+        if let Some(method) = &self.payment_method {
+            map.serialize_entry("payment_method", method)?;
+        }
+        map.end()
+    }
+}
+
+impl std::fmt::Debug for PaymentRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PaymentRequest")
+            .field("card_number", &self.masked_card())
+            .field("payment_method", &self.payment_method)
+            .finish()
+    }
+}
+
+/// What an order pays with, once read.
+enum Payment {
+    /// Exchanged for a payment method before the order is placed.
+    Card(CardNumber),
+    Method(PaymentMethodId),
 }
 
 /// An order as the customer sent it, every field parsed; the catalog is consulted after.
@@ -85,7 +164,7 @@ struct PlaceOrder {
     delivery_address: DeliveryAddress,
     phone: PhoneNumber,
     email: EmailAddress,
-    card: CardNumber,
+    payment: Payment,
     language: Option<Language>,
 }
 
@@ -126,10 +205,22 @@ impl TryFrom<&PlaceOrderRequest> for PlaceOrder {
         let phone = PhoneNumber::parse(required(body.phone.as_deref(), "phone")?)?;
         let email = EmailAddress::parse(required(body.email.as_deref(), "email")?)?;
         let payment = required(body.payment.as_ref(), "payment")?;
-        let card = CardNumber::parse(required(
-            payment.card_number.as_deref(),
-            "payment.card_number",
-        )?)?;
+        let payment = match (&payment.card_number, &payment.payment_method) {
+            (Some(card), None) => Payment::Card(CardNumber::parse(card)?),
+            (None, Some(method)) => Payment::Method(PaymentMethodId::parse(method)?),
+            (None, None) => {
+                return Err(ApiError::invalid(
+                    "payment.card_number",
+                    "payment.card_number (or payment.payment_method) is required",
+                ));
+            }
+            (Some(_), Some(_)) => {
+                return Err(ApiError::invalid(
+                    "payment",
+                    "give one of card_number and payment_method, not both",
+                ));
+            }
+        };
         Ok(PlaceOrder {
             customer_id,
             shop_id,
@@ -137,13 +228,15 @@ impl TryFrom<&PlaceOrderRequest> for PlaceOrder {
             delivery_address,
             phone,
             email,
-            card,
+            payment,
             language: body.language,
         })
     }
 }
 
-/// Prices the order from the shop's menu; unknown shops and items are the caller's error.
+/// Prices the order from the shop's menu (unknown shops and items are the caller's error), then
+/// exchanges a card number for the provider's payment method: the order the saga gets carries
+/// only the token.
 async fn price(state: &AppState, order_id: OrderId, order: PlaceOrder) -> ApiResult<OrderRequest> {
     let shop = catalog::shop(&state.db, order.shop_id.as_str())
         .await?
@@ -180,6 +273,10 @@ async fn price(state: &AppState, order_id: OrderId, order: PlaceOrder) -> ApiRes
         });
     }
     let currency = Currency::parse(menu.first().map(|m| m.currency.as_str()).unwrap_or("KRW"))?;
+    let payment_method = match order.payment {
+        Payment::Method(method) => method,
+        Payment::Card(card) => state.tokenizer.tokenize(&card).await?,
+    };
     Ok(OrderRequest {
         order_id,
         customer_id: order.customer_id,
@@ -190,7 +287,8 @@ async fn price(state: &AppState, order_id: OrderId, order: PlaceOrder) -> ApiRes
         delivery_address: order.delivery_address,
         phone: order.phone,
         email: order.email,
-        card: order.card,
+        card: None,
+        payment_method: Some(payment_method),
         placed_at: Utc::now(),
         policy: state.settings.saga.clone(),
         language: order.language,
@@ -218,6 +316,7 @@ pub struct PendingOrder {
 /// answer settled it is answered again as it was.
 #[utoipa::path(
     post, path = "/orders", tag = "orders", operation_id = "placeOrder",
+    security(("bearerToken" = [])),
     params(("Idempotency-Key" = Option<String>, Header,
         description = "1 to 255 visible characters; retries with the same key and body are one order")),
     request_body = PlaceOrderRequest,
@@ -227,19 +326,27 @@ pub struct PendingOrder {
         (status = 202, description = "The payment is still being tried; follow the order.",
             body = PendingOrder,
             headers(("Location" = String, description = "The order: `/orders/{order_id}`"))),
+        (status = 401, description = "`unauthorized`: no token, or an invalid or expired one.", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`: a body over 64 KiB.", body = ErrorBody),
         (status = 402, description = "`payment_declined` or `payment_failed`: nothing was charged.", body = ErrorBody),
+        (status = 403, description = "`forbidden`: not a customer's token, or another customer's (`customer_id`).", body = ErrorBody),
         (status = 409, description = "`out_of_stock` (`menu_item_id` names the item; nothing was charged), `order_cancelled`, `order_ended`, or `idempotency_key_busy`.", body = ErrorBody),
         (status = 422, description = "`invalid_request` (`field` names it), `unknown_shop`, `unknown_menu_item`, `idempotency_key_reused`.", body = ErrorBody),
-        (status = 503, description = "`orders_unavailable`: Temporal did not confirm the order in time; nothing was charged; retry.", body = ErrorBody),
+        (status = 429, description = "`too_many_requests`: this customer placed too many orders lately (`COURIER_ORDER_RATE_PER_MINUTE`, `COURIER_ORDER_RATE_BURST`); nothing was placed.", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds until a placement is accepted again"))),
+        (status = 503, description = "`orders_unavailable`: Temporal did not confirm the order in time, or the payment provider could not tokenize the card; nothing was charged; retry.", body = ErrorBody),
         (status = 500, description = "`internal`", body = ErrorBody),
     )
 )]
 pub async fn place(
     State(state): State<AppState>,
+    caller: Caller,
     headers: HeaderMap,
     Body(body): Body<PlaceOrderRequest>,
 ) -> ApiResult<Response> {
     let order = PlaceOrder::try_from(&body)?;
+    // Customers order for themselves only.
+    caller.require_subject(Role::Customer, order.customer_id.as_str())?;
     let (order_id, key) = match placement::claim_key(&state, &headers, &body).await? {
         Claimed::Replay { status, body } => {
             return Ok((status, replayed_location(&body), Json(body)).into_response());
@@ -405,10 +512,14 @@ pub struct CancelOrderRequest {
 /// order answers it as it is.
 #[utoipa::path(
     post, path = "/orders/{order_id}/cancel", tag = "orders", operation_id = "cancelOrder",
+    security(("bearerToken" = [])),
     params(("order_id" = String, Path, description = "The order's id (a UUID)")),
     request_body(content = Option<CancelOrderRequest>, description = "May be left out."),
     responses(
         (status = 200, description = "Cancelled (or being cancelled).", body = OrderDetails),
+        (status = 401, description = "`unauthorized`: no token, or an invalid or expired one.", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`: a body over 64 KiB.", body = ErrorBody),
+        (status = 403, description = "`forbidden`: not a customer's token.", body = ErrorBody),
         (status = 404, description = "`order_not_found`", body = ErrorBody),
         (status = 409, description = "`cannot_cancel`: picked up, ended, or being refunded already.", body = ErrorBody),
         (status = 422, description = "`invalid_request`", body = ErrorBody),
@@ -417,6 +528,7 @@ pub struct CancelOrderRequest {
 )]
 pub async fn cancel(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
     OptionalBody(body): OptionalBody<CancelOrderRequest>,
 ) -> ApiResult<Response> {
@@ -426,6 +538,7 @@ pub async fn cancel(
     let current = read_model::order(&state.db, order_id.uuid())
         .await?
         .ok_or_else(ApiError::order_not_found)?;
+    caller.require_owner(&current)?;
     // Cancelling a cancelled order is harmless: it answers the order as it is.
     if is_cancelled(&current.status) {
         return Ok(Json(current).into_response());
@@ -461,17 +574,24 @@ pub fn order_id(raw: &str) -> ApiResult<OrderId> {
 /// Follow an order: its status, timeline, rider and why it ended, from the read model.
 #[utoipa::path(
     get, path = "/orders/{order_id}", tag = "orders", operation_id = "getOrder",
+    security(("bearerToken" = [])),
     params(("order_id" = String, Path, description = "The order's id (a UUID)")),
     responses(
-        (status = 200, description = "The order.", body = OrderDetails),
+        (status = 200, description = "The order (to its customer, its shop, its rider and operators; `404` to anyone else).", body = OrderDetails),
+        (status = 401, description = "`unauthorized`: no token, or an invalid or expired one.", body = ErrorBody),
         (status = 404, description = "`order_not_found`", body = ErrorBody),
         (status = 500, description = "`internal`", body = ErrorBody),
     )
 )]
-pub async fn show(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
+pub async fn show(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
     let order_id = order_id(&id)?;
     let details = read_model::order(&state.db, order_id.uuid())
         .await?
+        .filter(|order| caller.may_read(order))
         .ok_or_else(ApiError::order_not_found)?;
     Ok(Json(details).into_response())
 }
@@ -487,21 +607,29 @@ pub struct OrderNotifications {
 #[utoipa::path(
     get, path = "/orders/{order_id}/notifications", tag = "orders",
     operation_id = "listOrderNotifications",
+    security(("bearerToken" = [])),
     params(("order_id" = String, Path, description = "The order's id (a UUID)")),
     responses(
-        (status = 200, description = "Every message, oldest first.", body = OrderNotifications),
+        (status = 200, description = "Every message, oldest first (to the order's customer and operators).", body = OrderNotifications),
+        (status = 401, description = "`unauthorized`: no token, or an invalid or expired one.", body = ErrorBody),
+        (status = 403, description = "`forbidden`: not the customer's or an operator's token.", body = ErrorBody),
         (status = 404, description = "`order_not_found`", body = ErrorBody),
         (status = 500, description = "`internal`", body = ErrorBody),
     )
 )]
 pub async fn notifications(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<OrderNotifications>> {
     let order_id = order_id(&id)?;
-    read_model::order_shop(&state.db, order_id.uuid())
+    let order = read_model::order(&state.db, order_id.uuid())
         .await?
         .ok_or_else(ApiError::order_not_found)?;
+    // The log holds the customer's phone and email: theirs and operators' only.
+    if caller.role != Role::Operator {
+        caller.require_owner(&order)?;
+    }
     let notifications = read_model::notifications(&state.db, order_id.uuid()).await?;
     Ok(Json(OrderNotifications {
         order_id: order_id.uuid(),

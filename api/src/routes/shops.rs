@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
+use crate::auth::{Caller, Role};
 use crate::catalog::{self, MenuItem, Shop, StockChange};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{Body, Path, Query, text};
@@ -110,9 +111,12 @@ pub struct ShopBoard {
 /// of one status.
 #[utoipa::path(
     get, path = "/shops/{shop_id}/orders", tag = "shops", operation_id = "listShopOrders",
+    security(("bearerToken" = [])),
     params(("shop_id" = String, Path, description = "The shop"), BoardQuery),
     responses(
         (status = 200, description = "The board.", body = ShopBoard),
+        (status = 401, description = "`unauthorized`: no token, or an invalid or expired one.", body = ErrorBody),
+        (status = 403, description = "`forbidden`: not this shop's (or an operator's) token.", body = ErrorBody),
         (status = 404, description = "`unknown_shop`", body = ErrorBody),
         (status = 422, description = "`invalid_request`: a status the board does not show.", body = ErrorBody),
         (status = 500, description = "`internal`", body = ErrorBody),
@@ -120,9 +124,13 @@ pub struct ShopBoard {
 )]
 pub async fn board(
     State(state): State<AppState>,
+    caller: Caller,
     Path(shop_id): Path<String>,
     Query(query): Query<BoardQuery>,
 ) -> ApiResult<Json<ShopBoard>> {
+    if caller.role != Role::Operator {
+        caller.require_subject(Role::Shop, &shop_id)?;
+    }
     let (shop_id, _) = known_shop(&state, &shop_id).await?;
     let on_board: Vec<&str> = OrderStatus::ALL
         .iter()
@@ -153,9 +161,11 @@ pub async fn board(
 /// The order, if it exists and belongs to this shop; another shop's order is "not found".
 async fn shop_order(
     state: &AppState,
+    caller: &Caller,
     shop_id: &str,
     raw_order_id: &str,
 ) -> ApiResult<(ShopId, OrderId)> {
+    caller.require_subject(Role::Shop, shop_id)?;
     let order_id = order_id(raw_order_id)?;
     let shop_id = ShopId::parse(shop_id).map_err(|_| ApiError::order_not_found())?;
     let owner = read_model::order_shop(&state.db, order_id.uuid()).await?;
@@ -169,10 +179,13 @@ async fn shop_order(
 #[utoipa::path(
     post, path = "/shops/{shop_id}/orders/{order_id}/accept", tag = "shops",
     operation_id = "acceptOrder",
+    security(("bearerToken" = [])),
     params(("shop_id" = String, Path, description = "The shop"),
         ("order_id" = String, Path, description = "One of the shop's orders")),
     responses(
         (status = 200, description = "Accepted: `ACCEPTED`.", body = StatusChange),
+        (status = 401, description = "`unauthorized`: no token, or an invalid or expired one.", body = ErrorBody),
+        (status = 403, description = "`forbidden`: not this shop's token.", body = ErrorBody),
         (status = 404, description = "`order_not_found` (or another shop's order)", body = ErrorBody),
         (status = 409, description = "`invalid_transition`: the order is not `PAID` or has ended.", body = ErrorBody),
         (status = 500, description = "`internal`", body = ErrorBody),
@@ -180,9 +193,10 @@ async fn shop_order(
 )]
 pub async fn accept(
     State(state): State<AppState>,
+    caller: Caller,
     Path((shop_id, order_id)): Path<(String, String)>,
 ) -> ApiResult<Json<StatusChange>> {
-    let (shop_id, order_id) = shop_order(&state, &shop_id, &order_id).await?;
+    let (shop_id, order_id) = shop_order(&state, &caller, &shop_id, &order_id).await?;
     step(
         &state.temporal,
         order_id,
@@ -196,10 +210,13 @@ pub async fn accept(
 #[utoipa::path(
     post, path = "/shops/{shop_id}/orders/{order_id}/ready", tag = "shops",
     operation_id = "markOrderReady",
+    security(("bearerToken" = [])),
     params(("shop_id" = String, Path, description = "The shop"),
         ("order_id" = String, Path, description = "One of the shop's orders")),
     responses(
         (status = 200, description = "`READY` (the rider may come before or after).", body = StatusChange),
+        (status = 401, description = "`unauthorized`: no token, or an invalid or expired one.", body = ErrorBody),
+        (status = 403, description = "`forbidden`: not this shop's token.", body = ErrorBody),
         (status = 404, description = "`order_not_found` (or another shop's order)", body = ErrorBody),
         (status = 409, description = "`invalid_transition`: not accepted yet, or ended.", body = ErrorBody),
         (status = 500, description = "`internal`", body = ErrorBody),
@@ -207,9 +224,10 @@ pub async fn accept(
 )]
 pub async fn ready(
     State(state): State<AppState>,
+    caller: Caller,
     Path((shop_id, order_id)): Path<(String, String)>,
 ) -> ApiResult<Json<StatusChange>> {
-    let (shop_id, order_id) = shop_order(&state, &shop_id, &order_id).await?;
+    let (shop_id, order_id) = shop_order(&state, &caller, &shop_id, &order_id).await?;
     step(
         &state.temporal,
         order_id,
@@ -232,11 +250,15 @@ pub struct RejectOrderRequest {
 #[utoipa::path(
     post, path = "/shops/{shop_id}/orders/{order_id}/reject", tag = "shops",
     operation_id = "rejectOrder",
+    security(("bearerToken" = [])),
     params(("shop_id" = String, Path, description = "The shop"),
         ("order_id" = String, Path, description = "One of the shop's orders")),
     request_body = RejectOrderRequest,
     responses(
         (status = 200, description = "`REJECTED` (or `NEEDS_ATTENTION` if a refund step waits for an operator).", body = StatusChange),
+        (status = 401, description = "`unauthorized`: no token, or an invalid or expired one.", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`: a body over 64 KiB.", body = ErrorBody),
+        (status = 403, description = "`forbidden`: not this shop's token.", body = ErrorBody),
         (status = 404, description = "`order_not_found` (or another shop's order)", body = ErrorBody),
         (status = 409, description = "`invalid_transition`: accepted already, or ended.", body = ErrorBody),
         (status = 422, description = "`invalid_request`: no reason.", body = ErrorBody),
@@ -245,12 +267,13 @@ pub struct RejectOrderRequest {
 )]
 pub async fn reject(
     State(state): State<AppState>,
+    caller: Caller,
     Path((shop_id, order_id)): Path<(String, String)>,
     Body(body): Body<RejectOrderRequest>,
 ) -> ApiResult<Json<StatusChange>> {
     let reason = text(body.reason, "reason", 200)?
         .ok_or_else(|| ApiError::invalid("reason", "reason is required: the customer reads it"))?;
-    let (shop_id, order_id) = shop_order(&state, &shop_id, &order_id).await?;
+    let (shop_id, order_id) = shop_order(&state, &caller, &shop_id, &order_id).await?;
     let status = act(
         &state.temporal,
         order_id,
@@ -300,11 +323,15 @@ impl TryFrom<StockChangeRequest> for StockChange {
 #[utoipa::path(
     post, path = "/shops/{shop_id}/menu/{menu_item_id}/stock", tag = "shops",
     operation_id = "changeStock",
+    security(("bearerToken" = [])),
     params(("shop_id" = String, Path, description = "The shop"),
         ("menu_item_id" = String, Path, description = "An item on its menu")),
     request_body = StockChangeRequest,
     responses(
         (status = 200, description = "The item with its new stock.", body = MenuItem),
+        (status = 401, description = "`unauthorized`: no token, or an invalid or expired one.", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`: a body over 64 KiB.", body = ErrorBody),
+        (status = 403, description = "`forbidden`: not this shop's token.", body = ErrorBody),
         (status = 404, description = "`unknown_shop` or `unknown_menu_item`", body = ErrorBody),
         (status = 422, description = "`invalid_request`", body = ErrorBody),
         (status = 500, description = "`internal`", body = ErrorBody),
@@ -312,9 +339,11 @@ impl TryFrom<StockChangeRequest> for StockChange {
 )]
 pub async fn stock(
     State(state): State<AppState>,
+    caller: Caller,
     Path((shop_id, menu_item_id)): Path<(String, String)>,
     Body(body): Body<StockChangeRequest>,
 ) -> ApiResult<Json<MenuItem>> {
+    caller.require_subject(Role::Shop, &shop_id)?;
     let change = StockChange::try_from(body)?;
     let (shop_id, _) = known_shop(&state, &shop_id).await?;
     let unknown_item = || {

@@ -212,9 +212,20 @@ async fn cancelling_after_the_order_is_ready_still_compensates_everything() -> a
     assert!(TestApp::timeline(&order).contains(&"READY".to_owned()));
     assert!(app.rider_available(&rider).await?);
     assert!(ticket_withdrawn(&app, &id).await?);
-    // A cancelled order takes no more actions.
+    // A cancelled order takes no more actions: its delivery was taken back from the rider, the
+    // shop's board no longer lets it be readied.
     let (status, body) = app
-        .post(&format!("/deliveries/{id}/pickup"), &json!({}))
+        .post(
+            &format!("/deliveries/{id}/pickup"),
+            &json!({ "rider_id": rider }),
+        )
+        .await?;
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (StatusCode::FORBIDDEN, json!("wrong_rider"))
+    );
+    let (status, body) = app
+        .post(&format!("/shops/napoli-oven/orders/{id}/ready"), &json!({}))
         .await?;
     assert_eq!(
         (status, body["error"]["code"].clone()),

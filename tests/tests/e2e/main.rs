@@ -1,9 +1,12 @@
 //! End-to-end tests of Courier: real Temporal, real Postgres, real HTTP, one Courier per test.
 
+mod auth;
 mod cancellation;
+mod cards;
 mod catalog;
 mod failures;
 mod happy_path;
+mod limits;
 mod money;
 mod notifications;
 mod operations;

@@ -1,7 +1,8 @@
 //! Operating Courier: the admin endpoints (behind the operator token), the CLI, health, metrics.
 
+use courier_api::auth::Role;
 use courier_api::cli::{Action, Cli, Command, Intent};
-use courier_tests::{OPERATOR_TOKEN, PIZZA_ORDER_TOTAL, TestApp, pizza_order};
+use courier_tests::{PIZZA_ORDER_TOTAL, TestApp, pizza_order};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -30,10 +31,11 @@ fn why(reason: &str) -> Option<Value> {
     Some(json!({ "operator": "ops-kim", "reason": reason }))
 }
 
+/// The CLI as operator `ops-lee` (a JWT: the audit trail records its subject).
 fn cli(app: &TestApp, command: Command) -> Cli {
     Cli {
         api: app.api.clone(),
-        token: Some(OPERATOR_TOKEN.to_owned()),
+        token: Some(app.token(Role::Operator, "ops-lee")),
         command,
     }
 }
@@ -42,7 +44,6 @@ fn action(order_id: &str, reason: &str) -> Action {
     Action {
         order_id: order_id.to_owned(),
         intent: Intent {
-            operator: "ops-lee".to_owned(),
             reason: reason.to_owned(),
         },
     }

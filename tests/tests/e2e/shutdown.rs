@@ -1,5 +1,6 @@
 //! Restarting the API and the worker while orders are in flight loses and duplicates nothing.
 
+use courier_api::auth::Role;
 use std::time::Duration;
 
 use courier_tests::{
@@ -21,10 +22,13 @@ async fn restarting_the_api_and_the_worker_mid_flight_completes_every_order_once
     let placing: Vec<_> = (0..5)
         .map(|i| {
             let (http, api) = (http.clone(), api.clone());
+            let customer = format!("inflight-{i}");
+            let token = app.token(Role::Customer, &customer);
             tokio::spawn(async move {
-                let order = pizza_order(&format!("inflight-{i}"), SLOW_CARD);
+                let order = pizza_order(&customer, SLOW_CARD);
                 let response = http
                     .post(format!("{api}/orders"))
+                    .bearer_auth(token)
                     .json(&order)
                     .send()
                     .await?;

@@ -14,21 +14,28 @@ async fn actions_out_of_order_are_invalid_transitions_and_change_nothing() -> an
     let (_, order) = app.place_order(&pizza_order("junho", GOOD_CARD)).await?;
     let id = order["order_id"].as_str().unwrap().to_owned();
 
-    // Nothing can be picked up, delivered or readied before the shop accepts.
+    // Nothing can be readied before the shop accepts, and no rider has the delivery yet.
+    let (status, body) = app
+        .post(&format!("/shops/napoli-oven/orders/{id}/ready"), &json!({}))
+        .await?;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::CONFLICT, "invalid_transition"),
+        "{body}"
+    );
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("PAID"),
+        "{body}"
+    );
     for path in [
         format!("/deliveries/{id}/pickup"),
         format!("/deliveries/{id}/deliver"),
-        format!("/shops/napoli-oven/orders/{id}/ready"),
     ] {
         let (status, body) = app.post(&path, &json!({})).await?;
         assert_eq!(
             (status, code(&body)),
-            (StatusCode::CONFLICT, "invalid_transition"),
+            (StatusCode::FORBIDDEN, "wrong_rider"),
             "{path}: {body}"
-        );
-        assert!(
-            body["error"]["message"].as_str().unwrap().contains("PAID"),
-            "{body}"
         );
     }
 
@@ -51,7 +58,9 @@ async fn actions_out_of_order_are_invalid_transitions_and_change_nothing() -> an
         "accepting twice"
     );
 
-    // Pickup before the shop marks the order ready.
+    // Pickup by the assigned rider before the shop marks the order ready.
+    app.wait_for_order(&id, "a rider", |o| o["rider"].is_object())
+        .await?;
     let (status, body) = app
         .post(&format!("/deliveries/{id}/pickup"), &json!({}))
         .await?;

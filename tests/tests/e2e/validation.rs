@@ -305,7 +305,7 @@ async fn nul_bytes_huge_numbers_and_wrong_types_are_4xx_and_change_nothing() -> 
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 
     // A NUL byte in a path names nothing.
-    for path in ["/shops/napoli%00oven/menu", "/shops/napoli%00oven/orders"] {
+    for path in ["/shops/napoli%00oven/menu"] {
         let (status, answer) = app.get(path).await?;
         assert_eq!(status, StatusCode::NOT_FOUND, "{path}: {answer}");
         assert_eq!(answer["error"]["code"], "unknown_shop");
@@ -314,12 +314,12 @@ async fn nul_bytes_huge_numbers_and_wrong_types_are_4xx_and_change_nothing() -> 
         .admin(
             reqwest::Method::POST,
             &format!("/admin/orders/{id}/cancel"),
-            Some(json!({ "operator": "ops\u{0}", "reason": "test" })),
+            Some(json!({ "reason": "ops\u{0}" })),
         )
         .await?;
     assert_eq!(
         (status, answer["error"]["field"].as_str()),
-        (StatusCode::UNPROCESSABLE_ENTITY, Some("operator")),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("reason")),
         "{answer}"
     );
 

@@ -95,6 +95,7 @@ async fn forward(ctx: &mut WorkflowContext<OrderWorkflow>) -> WorkflowResult<Opt
         order_id: request.order_id,
         amount: request.total,
         card: request.card.clone(),
+        payment_method: request.payment_method.clone(),
         description: format!("{} order {}", request.shop_name, request.order_id),
     };
     let scope = ctx.cancellation_token().child_token();

@@ -203,6 +203,8 @@ impl AuthSettings {
         validation.set_required_spec_claims(&["exp", "sub"]);
         validation.leeway = 30;
         if let Some(issuer) = &self.issuer {
+            // Required, not only checked when present (jsonwebtoken's default).
+            validation.set_required_spec_claims(&["exp", "sub", "iss"]);
             validation.set_issuer(&[issuer]);
         }
         jsonwebtoken::decode::<Claims>(token, &key, &validation)

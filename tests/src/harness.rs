@@ -78,13 +78,21 @@ pub struct WorkerHandle {
 }
 
 impl WorkerHandle {
+    /// Runs a worker on a runtime of its own, with a pool of its own on `db`'s database: a
+    /// connection opened on the worker's runtime dies with it, so sharing the test's pool would
+    /// hand the test (and the API) dead connections after a restart.
     pub fn start(settings: WorkerSettings, db: PgPool) -> Self {
         let (stop, stopped) = oneshot::channel::<()>();
+        let options = db.connect_options().as_ref().clone();
         let thread = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?;
             runtime.block_on(async move {
+                let db = sqlx::postgres::PgPoolOptions::new()
+                    .max_connections(10)
+                    .connect_with(options)
+                    .await?;
                 let client = temporal_client().await?;
                 courier_worker::run_worker(client, settings, db, None, async {
                     let _ = stopped.await;

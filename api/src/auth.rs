@@ -26,7 +26,7 @@ use crate::error::ApiError;
 use crate::read_model::OrderDetails;
 
 /// What a token lets its bearer act as.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Customer,
@@ -66,7 +66,62 @@ pub enum Keys {
     /// HS256 with a shared secret.
     Secret(Arc<DecodingKey>),
     /// The keys of a JWKS, by key id (a URL's set is refreshed in the background).
-    Jwks(Arc<RwLock<JwkSet>>),
+    Jwks(Arc<RwLock<PublishedKeys>>),
+}
+
+/// The verifying keys of a JWKS, parsed once when the set is loaded (not on every request).
+pub struct PublishedKeys(Vec<PublishedKey>);
+
+struct PublishedKey {
+    kid: Option<String>,
+    key: DecodingKey,
+    /// The key's own algorithm; when the JWK names none, the token's, if asymmetric.
+    algorithm: Option<Algorithm>,
+}
+
+fn symmetric(algorithm: Algorithm) -> bool {
+    matches!(
+        algorithm,
+        Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512
+    )
+}
+
+impl PublishedKeys {
+    /// The set's asymmetric keys; a symmetric one is left out (it could never be trusted: its
+    /// "secret" is published).
+    pub fn from_set(set: &JwkSet) -> anyhow::Result<Self> {
+        let mut keys = Vec::with_capacity(set.keys.len());
+        for jwk in &set.keys {
+            let algorithm = jwk
+                .common
+                .key_algorithm
+                .and_then(|a| a.to_string().parse::<Algorithm>().ok());
+            if matches!(
+                jwk.algorithm,
+                jsonwebtoken::jwk::AlgorithmParameters::OctetKey(_)
+            ) || algorithm.is_some_and(symmetric)
+            {
+                tracing::warn!(kid = ?jwk.common.key_id, "left a symmetric key of the JWKS out");
+                continue;
+            }
+            keys.push(PublishedKey {
+                kid: jwk.common.key_id.clone(),
+                key: DecodingKey::from_jwk(jwk)?,
+                algorithm,
+            });
+        }
+        anyhow::ensure!(!keys.is_empty(), "the JWKS has no asymmetric key");
+        Ok(Self(keys))
+    }
+
+    /// The key named `kid`, or the only key when the token names none.
+    fn find(&self, kid: Option<&str>) -> Option<&PublishedKey> {
+        match kid {
+            Some(kid) => self.0.iter().find(|k| k.kid.as_deref() == Some(kid)),
+            None if self.0.len() == 1 => self.0.first(),
+            None => None,
+        }
+    }
 }
 
 /// How the API verifies tokens: its keys, the issuer it expects (if any), and the static operator
@@ -98,8 +153,8 @@ impl std::fmt::Debug for AuthSettings {
     }
 }
 
-/// A JWKS read from a file, or fetched from a URL.
-pub async fn load_jwks(source: &str) -> anyhow::Result<JwkSet> {
+/// A JWKS read from a file, or fetched from a URL, with its keys parsed.
+pub async fn load_jwks(source: &str) -> anyhow::Result<PublishedKeys> {
     let text = if source.starts_with("http://") || source.starts_with("https://") {
         reqwest::get(source)
             .await?
@@ -109,11 +164,11 @@ pub async fn load_jwks(source: &str) -> anyhow::Result<JwkSet> {
     } else {
         std::fs::read_to_string(source)?
     };
-    Ok(serde_json::from_str(&text)?)
+    PublishedKeys::from_set(&serde_json::from_str(&text)?)
 }
 
 /// Refetches a JWKS URL every ten minutes, keeping the last good set when a fetch fails.
-pub fn refresh_jwks(url: String, keys: Arc<RwLock<JwkSet>>) {
+pub fn refresh_jwks(url: String, keys: Arc<RwLock<PublishedKeys>>) {
     tokio::spawn(async move {
         let mut every = tokio::time::interval(Duration::from_secs(600));
         every.tick().await;
@@ -173,32 +228,29 @@ impl AuthSettings {
             .as_ref()
             .ok_or("no token keys are configured (COURIER_JWT_SECRET or COURIER_JWKS_*)")?;
         let header = jsonwebtoken::decode_header(token).map_err(|e| e.to_string())?;
-        let (key, algorithm) = match keys {
-            Keys::Secret(key) => (DecodingKey::clone(key), Algorithm::HS256),
+        match keys {
+            Keys::Secret(key) => self.decode(token, key, Algorithm::HS256),
             Keys::Jwks(set) => {
                 let set = set.read().unwrap_or_else(|e| e.into_inner());
-                let jwk = match &header.kid {
-                    Some(kid) => set.find(kid),
-                    None if set.keys.len() == 1 => set.keys.first(),
-                    None => None,
-                }
-                .ok_or("the token's key is not in the JWKS")?;
-                let key = DecodingKey::from_jwk(jwk).map_err(|e| e.to_string())?;
+                let published = set
+                    .find(header.kid.as_deref())
+                    .ok_or("the token's key is not in the JWKS")?;
                 // The key decides the algorithm, never the token (no `alg` confusion).
-                let algorithm = jwk
-                    .common
-                    .key_algorithm
-                    .and_then(|a| a.to_string().parse().ok())
-                    .unwrap_or(header.alg);
-                if matches!(
-                    algorithm,
-                    Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512
-                ) {
+                let algorithm = published.algorithm.unwrap_or(header.alg);
+                if symmetric(algorithm) {
                     return Err("a JWKS key must be asymmetric".to_owned());
                 }
-                (key, algorithm)
+                self.decode(token, &published.key, algorithm)
             }
-        };
+        }
+    }
+
+    fn decode(
+        &self,
+        token: &str,
+        key: &DecodingKey,
+        algorithm: Algorithm,
+    ) -> Result<Claims, String> {
         let mut validation = Validation::new(algorithm);
         validation.set_required_spec_claims(&["exp", "sub"]);
         validation.leeway = 30;
@@ -207,7 +259,7 @@ impl AuthSettings {
             validation.set_required_spec_claims(&["exp", "sub", "iss"]);
             validation.set_issuer(&[issuer]);
         }
-        jsonwebtoken::decode::<Claims>(token, &key, &validation)
+        jsonwebtoken::decode::<Claims>(token, key, &validation)
             .map(|data| data.claims)
             .map_err(|e| e.to_string())
     }
@@ -245,6 +297,17 @@ fn unauthorized(error: Option<&str>, message: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized, message).challenge(challenge)
 }
 
+/// The token of an `Authorization: Bearer <token>` header, if there is one.
+pub fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+}
+
 /// `403`: the token is valid, but not for this.
 pub fn forbidden(message: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::FORBIDDEN, ErrorCode::Forbidden, message)
@@ -255,21 +318,15 @@ impl FromRequestParts<AppState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let auth = &state.settings.auth;
-        let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
+        if !parts.headers.contains_key(header::AUTHORIZATION) {
             return Err(unauthorized(None, "a bearer token is required"));
-        };
-        let token = value
-            .to_str()
-            .ok()
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| {
-                unauthorized(
-                    Some("invalid_request"),
-                    "the Authorization header must be `Bearer <token>`",
-                )
-            })?;
+        }
+        let token = bearer_token(&parts.headers).ok_or_else(|| {
+            unauthorized(
+                Some("invalid_request"),
+                "the Authorization header must be `Bearer <token>`",
+            )
+        })?;
         if let Some(static_token) = &auth.operator_token
             && constant_time_eq(token.as_bytes(), static_token.as_bytes())
         {
@@ -326,6 +383,14 @@ impl Caller {
         } else {
             Err(ApiError::order_not_found())
         }
+    }
+
+    /// A listing `role`'s `subject` may read: theirs, or an operator's (who reads everything).
+    pub fn require_reader(&self, role: Role, subject: &str) -> Result<(), ApiError> {
+        if self.role == Role::Operator {
+            return Ok(());
+        }
+        self.require_subject(role, subject)
     }
 
     /// The caller must have `role` (any subject).

@@ -38,14 +38,8 @@ impl KeyExtractor for TokenSubject {
         struct Subject {
             sub: String,
         }
-        let subject = req
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .and_then(|token| {
-                jsonwebtoken::dangerous::insecure_decode::<Subject>(token.trim()).ok()
-            })
+        let subject = crate::auth::bearer_token(req.headers())
+            .and_then(|token| jsonwebtoken::dangerous::insecure_decode::<Subject>(token).ok())
             .map(|data| data.claims.sub);
         Ok(subject.unwrap_or_default())
     }

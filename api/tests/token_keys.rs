@@ -5,7 +5,7 @@
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use courier_api::auth::{AuthSettings, Claims, Keys, Role, issue, load_jwks};
+use courier_api::auth::{AuthSettings, Claims, Keys, PublishedKeys, Role, issue, load_jwks};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 
 /// The identity provider's signing key; its public half is `JWKS`.
@@ -42,7 +42,7 @@ fn signed(pem: &str, kid: &str, claims: &Claims) -> String {
     .expect("signing")
 }
 
-fn jwks_settings(set: jsonwebtoken::jwk::JwkSet) -> AuthSettings {
+fn jwks_settings(set: PublishedKeys) -> AuthSettings {
     AuthSettings {
         keys: Some(Keys::Jwks(Arc::new(RwLock::new(set)))),
         issuer: Some(ISSUER.to_owned()),

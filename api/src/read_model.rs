@@ -129,6 +129,17 @@ pub async fn order_shop(db: &PgPool, order_id: Uuid) -> Result<Option<String>, s
         .await
 }
 
+/// The rider an order is assigned to (`Some(None)`: none yet), if the order exists.
+pub async fn order_rider(
+    db: &PgPool,
+    order_id: Uuid,
+) -> Result<Option<Option<String>>, sqlx::Error> {
+    sqlx::query_scalar("SELECT rider->>'rider_id' FROM orders.orders WHERE order_id = $1")
+        .bind(order_id)
+        .fetch_optional(db)
+        .await
+}
+
 const SUMMARY_COLUMNS: &str =
     "order_id, customer_id, shop_id, status, items, total_minor, currency, created_at, updated_at";
 

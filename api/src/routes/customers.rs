@@ -71,9 +71,7 @@ pub async fn orders(
     Path(customer_id): Path<String>,
     Query(query): Query<PageQuery>,
 ) -> ApiResult<Json<CustomerOrdersPage>> {
-    if caller.role != Role::Operator {
-        caller.require_subject(Role::Customer, &customer_id)?;
-    }
+    caller.require_reader(Role::Customer, &customer_id)?;
     let customer_id = CustomerId::parse(&customer_id)?;
     let limit = match query.limit.as_deref() {
         None => 20,

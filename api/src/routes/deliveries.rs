@@ -43,12 +43,12 @@ async fn rider_action(
         return Err(forbidden("rider_id names another rider than the token's"));
     }
     let order_id = order_id(raw_order_id)?;
-    let order = read_model::order(&state.db, order_id.uuid())
+    let assigned = read_model::order_rider(&state.db, order_id.uuid())
         .await?
         .ok_or_else(ApiError::order_not_found)?;
     // Only the assigned rider learns anything about the order; the workflow checks it again
     // (the read model may lag an assignment by a moment).
-    if order.rider.as_ref().is_none_or(|r| r.rider_id != rider) {
+    if assigned.as_deref() != Some(rider.as_str()) {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             ErrorCode::WrongRider,

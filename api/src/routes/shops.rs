@@ -128,9 +128,7 @@ pub async fn board(
     Path(shop_id): Path<String>,
     Query(query): Query<BoardQuery>,
 ) -> ApiResult<Json<ShopBoard>> {
-    if caller.role != Role::Operator {
-        caller.require_subject(Role::Shop, &shop_id)?;
-    }
+    caller.require_reader(Role::Shop, &shop_id)?;
     let (shop_id, _) = known_shop(&state, &shop_id).await?;
     let on_board: Vec<&str> = OrderStatus::ALL
         .iter()

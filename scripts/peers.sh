@@ -5,6 +5,7 @@
 # `wait_for`, and defines functions and paths only.
 #   install_peers                           installs both into .tools (once; fast when present)
 #   install_fuzzer                          installs Schemathesis (PyPI) into .tools/fuzz-venv (once)
+#   install_browser                         installs Debian's chromium, chromium-driver, fonts-nanum (once)
 #   start_mailpit SMTP_PORT HTTP_PORT LOG    prints the pid; API at http://127.0.0.1:HTTP_PORT/api/v1
 #   start_prism PORT LOG                     prints the pid; Twilio at http://127.0.0.1:PORT/2010-04-01
 # Extra arguments after these go to mailpit / `prism mock` (e.g. --enable-chaos, --errors, -v debug).
@@ -52,6 +53,18 @@ install_peers() {
 # Schemathesis, the property-based API fuzzer of tests/tests/fuzz.rs, pinned, from PyPI.
 schemathesis_requirement="schemathesis==4.32.5"
 fuzz_venv="$root/.tools/fuzz-venv"
+
+# install_browser: Debian's Chromium and its WebDriver, for the web front end's browser tests
+# (tests/tests/browser.rs), and a Korean font so the Korean screens render (apt-get, once).
+install_browser() {
+  if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ] || ! fc-list 2>/dev/null | grep -qi nanum; then
+    say "installing chromium, chromium-driver and fonts-nanum (apt-get, once)"
+    local sudo=""
+    if [ "$(id -u)" != 0 ]; then sudo=sudo; fi
+    $sudo apt-get update -qq
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver fonts-nanum >/dev/null
+  fi
+}
 
 install_fuzzer() {
   if [ ! -x "$fuzz_venv/bin/schemathesis" ] ||

@@ -12,6 +12,8 @@
 //! - [`admin`]: operator endpoints (stuck orders, retry, restart, cancel, terminate, rebuild).
 //! - [`metrics`]: Prometheus metrics.
 //! - [`error`], [`extract`]: the error shape and codes, and how requests are read.
+//! - [`live`]: the read model's changes as server-sent events (tracking page, board, rider list).
+//! - [`web`]: the browser front end (`api/web/`), embedded in the binary and served at `/app/`.
 //! - [`openapi`]: the description generated from the handlers (`api/openapi.json` is its snapshot).
 
 pub mod admin;
@@ -20,12 +22,14 @@ pub mod catalog;
 pub mod cli;
 pub mod error;
 pub mod extract;
+pub mod live;
 pub mod metrics;
 pub mod payment_methods;
 pub mod placement;
 pub mod rate_limit;
 pub mod read_model;
 pub mod routes;
+pub mod web;
 pub mod workflow;
 
 use std::time::Duration;
@@ -166,6 +170,8 @@ pub struct AppState {
     pub settings: ApiSettings,
     pub metrics: metrics::Metrics,
     pub tokenizer: payment_methods::Tokenizer,
+    /// Changes of the read model, for the live streams ([`live`]).
+    pub live: live::Feed,
 }
 
 impl AppState {
@@ -176,6 +182,7 @@ impl AppState {
             temporal,
             settings,
             metrics: metrics::Metrics::new(),
+            live: live::Feed::default(),
         }
     }
 }
@@ -216,6 +223,7 @@ pub fn app(state: AppState) -> Router {
     let (router, openapi) = routes(Some(&state)).split_for_parts();
     routes::fallbacks(router)
         .merge(routes::docs(openapi))
+        .merge(web::router())
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .with_state(state)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -231,11 +239,24 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    // A feed of its own: closing it at shutdown ends this server's streams only (a server started
+    // again on the same state streams anew).
+    let state = AppState {
+        live: live::Feed::default(),
+        ..state
+    };
     let sweeper = tokio::spawn(expire_keys_periodically(state.clone()));
+    let listener_task = tokio::spawn(live::listen(state.db.clone(), state.live.clone()));
+    let feed = state.live.clone();
     let served = axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            // Open streams would keep their connections, and the shutdown, waiting.
+            feed.close();
+        })
         .await;
     sweeper.abort();
+    listener_task.abort();
     served
 }
 

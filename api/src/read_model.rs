@@ -69,6 +69,9 @@ pub struct OrderSummary {
     pub items: Value,
     pub total_minor: i64,
     pub currency: String,
+    /// The shop has said it is ready for pickup (its status may since have moved on to
+    /// `RIDER_ASSIGNED` when the rider was found after that).
+    pub ready_for_pickup: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -140,8 +143,19 @@ pub async fn order_rider(
         .await
 }
 
-const SUMMARY_COLUMNS: &str =
-    "order_id, customer_id, shop_id, status, items, total_minor, currency, created_at, updated_at";
+/// Whether the shop has said the order is ready (its timeline went through `READY`).
+macro_rules! ready_for_pickup {
+    () => {
+        r#"timeline @> '[{"status": "READY"}]' AS ready_for_pickup"#
+    };
+}
+const READY_FOR_PICKUP: &str = ready_for_pickup!();
+
+const SUMMARY_COLUMNS: &str = concat!(
+    "order_id, customer_id, shop_id, status, items, total_minor, currency, created_at, ",
+    "updated_at, ",
+    ready_for_pickup!()
+);
 
 /// A page of the customer's orders, newest first, strictly after `after` (keyset pagination, so
 /// pages stay stable while new orders arrive).
@@ -182,6 +196,57 @@ pub async fn shop_orders(
     .bind(statuses)
     .bind(limit)
     .fetch_all(db)
+    .await
+}
+
+/// One of a rider's deliveries, with where to pick it up and where to take it.
+#[derive(Debug, Serialize, sqlx::FromRow, ToSchema)]
+pub struct Delivery {
+    pub order_id: Uuid,
+    pub shop_id: String,
+    pub shop_name: String,
+    /// Where to pick it up.
+    pub shop_address: String,
+    #[schema(value_type = OrderStatus)]
+    pub status: String,
+    #[schema(value_type = Vec<OrderLine>)]
+    pub items: Value,
+    /// Where to take it.
+    pub delivery_address: String,
+    /// The shop has it ready: the rider may pick it up (its status may be `RIDER_ASSIGNED` when
+    /// the rider was found after the shop was ready).
+    pub ready_for_pickup: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The rider's deliveries, newest first: the open ones and the last ones done.
+pub async fn rider_deliveries(
+    db: &PgPool,
+    rider_id: &str,
+    limit: i64,
+) -> Result<Vec<Delivery>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT o.order_id, o.shop_id, s.name AS shop_name, s.address AS shop_address, o.status, \
+           o.items, o.delivery_address, {READY_FOR_PICKUP}, o.created_at, o.updated_at \
+         FROM orders.orders o JOIN catalog.shops s USING (shop_id) \
+         WHERE o.rider->>'rider_id' = $1 AND o.rider IS NOT NULL \
+         ORDER BY o.created_at DESC LIMIT $2"
+    ))
+    .bind(rider_id)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
+/// Whether some message of the order's notification log is still to be sent.
+pub async fn messages_pending(db: &PgPool, order_id: Uuid) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM notifications.messages \
+           WHERE order_id = $1 AND state IN ('pending', 'sending'))",
+    )
+    .bind(order_id)
+    .fetch_one(db)
     .await
 }
 

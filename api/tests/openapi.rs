@@ -87,7 +87,26 @@ fn every_operation_is_tagged_identified_and_answers_errors_as_described() {
             }
         }
     }
-    assert_eq!(ids.len(), 27, "the API has 27 operations: {ids:?}");
+    assert_eq!(ids.len(), 31, "the API has 31 operations: {ids:?}");
+}
+
+#[test]
+fn the_live_streams_are_described_as_event_streams() {
+    let spec = generated();
+    let streams: Vec<&String> = spec["paths"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .filter(|p| p.ends_with("/events"))
+        .collect();
+    assert_eq!(streams.len(), 3, "{streams:?}");
+    for path in streams {
+        let ok = &spec["paths"][path]["get"]["responses"]["200"];
+        assert!(
+            ok["content"]["text/event-stream"].is_object(),
+            "{path}: {ok}"
+        );
+    }
 }
 
 #[test]

@@ -59,6 +59,8 @@ class CourierTokens:
             return token("shop", named(params.get("shop_id"), "napoli-oven"))
         if path.startswith("/deliveries/"):
             return token("rider", named(body.get("rider_id"), "rider-jiwoo"))
+        if path.startswith("/riders/"):
+            return token("rider", named(params.get("rider_id"), "rider-jiwoo"))
         return None
 
     def set(self, case, data, ctx):

@@ -85,6 +85,7 @@ impl TestApp {
             ),
             ["customers", customer, ..] => (Role::Customer, (*customer).to_owned()),
             ["shops", shop, _, ..] => (Role::Shop, (*shop).to_owned()),
+            ["riders", rider, ..] => (Role::Rider, (*rider).to_owned()),
             ["deliveries", id, ..] => {
                 let rider = match named("rider_id") {
                     Some(rider) => Some(rider),

@@ -11,14 +11,17 @@
 //!   trouble);
 //! - `peeks`: looking behind the API (the provider's ledger, Courier's tables, the workflow, the
 //!   messages sent);
+//! - [`browser`]: Chromium over WebDriver, for the web front end's tests;
 //! - [`supervisor`]: the fault-injection suite's processes; `smtp_gate`, `twilio_proxy`: the
 //!   notification peers as the worker sees them.
 
+pub mod browser;
 pub mod smtp_gate;
 pub mod supervisor;
 pub mod twilio_proxy;
 
 mod client;
+mod events;
 mod harness;
 mod peeks;
 mod scenarios;
@@ -34,6 +37,7 @@ use tokio::sync::oneshot;
 use twilio_proxy::TwilioProxy;
 
 pub use client::{poll_until, wait_until};
+pub use events::EventStream;
 pub use harness::{TestOptions, WorkerHandle, temporal_client, temporal_client_at};
 pub use peeks::ReceivedEmail;
 pub use scenarios::{PIZZA_ORDER_TOTAL, pizza_order};

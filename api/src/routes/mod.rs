@@ -5,6 +5,7 @@
 mod customers;
 mod deliveries;
 pub(crate) mod orders;
+mod riders;
 mod shops;
 
 use axum::Json;
@@ -87,16 +88,20 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(orders::show))
         .routes(routes!(orders::cancel))
         .routes(routes!(orders::notifications))
+        .routes(routes!(orders::events))
         .routes(routes!(customers::orders))
         .routes(routes!(shops::list))
         .routes(routes!(shops::menu))
         .routes(routes!(shops::stock))
         .routes(routes!(shops::board))
+        .routes(routes!(shops::board_events))
         .routes(routes!(shops::accept))
         .routes(routes!(shops::reject))
         .routes(routes!(shops::ready))
         .routes(routes!(deliveries::pickup))
         .routes(routes!(deliveries::deliver))
+        .routes(routes!(riders::deliveries))
+        .routes(routes!(riders::delivery_events))
         .routes(routes!(healthz))
         .routes(routes!(readyz))
         .routes(routes!(crate::metrics::render))

@@ -25,6 +25,7 @@ use crate::auth::{Caller, Role};
 use crate::catalog;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{Body, OptionalBody, Path, required, text};
+use crate::live;
 use crate::placement::{self, Claimed, Verdict};
 use crate::read_model::{self, OrderDetails};
 use crate::workflow::{Placed, act, place_order};
@@ -594,6 +595,61 @@ pub async fn show(
         .filter(|order| caller.may_read(order))
         .ok_or_else(ApiError::order_not_found)?;
     Ok(Json(details).into_response())
+}
+
+/// The order as its stream sends it: the last snapshot once the order has ended and its
+/// notification log has nothing left to send.
+async fn order_snapshot(
+    state: &AppState,
+    caller: &Caller,
+    order_id: uuid::Uuid,
+) -> ApiResult<live::Snapshot> {
+    let order = read_model::order(&state.db, order_id)
+        .await?
+        .filter(|order| caller.may_read(order))
+        .ok_or_else(ApiError::order_not_found)?;
+    let ended = OrderStatus::parse(&order.status).is_some_and(|s| s.is_final());
+    let last = ended && !read_model::messages_pending(&state.db, order_id).await?;
+    live::Snapshot::of(&order, last)
+}
+
+/// Follow an order live (server-sent events): what `GET /orders/{order_id}` answers, now and at
+/// every change, until the order has ended.
+#[utoipa::path(
+    get, path = "/orders/{order_id}/events", tag = "orders", operation_id = "streamOrder",
+    security(("bearerToken" = [])),
+    params(("order_id" = String, Path, description = "The order's id (a UUID)")),
+    responses(
+        (status = 200, description = "A `text/event-stream`. Each `order` event's data is the \
+order as `GET /orders/{order_id}` shows it (`OrderDetails`): one now, then one at each change \
+(its status, rider, or a message of its notification log). The stream ends after the order has \
+ended and its last notification was sent. An `error` event (`{\"status\", \"code\"}`) ends it \
+when the order can no longer be read; after a dropped connection, open it again.",
+            body = String, content_type = "text/event-stream"),
+        (status = 401, description = "`unauthorized`: no token, or an invalid or expired one.", body = ErrorBody),
+        (status = 404, description = "`order_not_found` (also to callers who may not read it)", body = ErrorBody),
+        (status = 500, description = "`internal`", body = ErrorBody),
+    )
+)]
+pub async fn events(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let order_id = order_id(&id)?.uuid();
+    // Refused as `GET /orders/{order_id}` refuses, before the stream starts.
+    order_snapshot(&state, &caller, order_id).await?;
+    let feed = state.live.clone();
+    let stream = live::stream(
+        &feed,
+        "order",
+        move |change| change.order_id == order_id,
+        move || {
+            let (state, caller) = (state.clone(), caller.clone());
+            async move { order_snapshot(&state, &caller, order_id).await }
+        },
+    );
+    Ok(stream.into_response())
 }
 
 /// `GET /orders/{order_id}/notifications`.

@@ -15,6 +15,7 @@ use crate::auth::{Caller, Role};
 use crate::catalog::{self, MenuItem, Shop, StockChange};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{Body, Path, Query, text};
+use crate::live;
 use crate::read_model::{self, OrderSummary};
 use crate::routes::StatusChange;
 use crate::routes::orders::order_id;
@@ -130,11 +131,7 @@ pub async fn board(
 ) -> ApiResult<Json<ShopBoard>> {
     caller.require_reader(Role::Shop, &shop_id)?;
     let (shop_id, _) = known_shop(&state, &shop_id).await?;
-    let on_board: Vec<&str> = OrderStatus::ALL
-        .iter()
-        .filter(|s| s.is_on_shop_board())
-        .map(OrderStatus::as_str)
-        .collect();
+    let on_board = on_board();
     let statuses = match query.status.as_deref() {
         None | Some("") => on_board,
         Some(raw) => {
@@ -149,11 +146,64 @@ pub async fn board(
             vec![status.as_str()]
         }
     };
-    let orders = read_model::shop_orders(&state.db, shop_id.as_str(), &statuses, 200).await?;
-    Ok(Json(ShopBoard {
+    Ok(Json(read_board(&state, &shop_id, &statuses).await?))
+}
+
+/// Every status the board shows.
+fn on_board() -> Vec<&'static str> {
+    OrderStatus::ALL
+        .iter()
+        .filter(|s| s.is_on_shop_board())
+        .map(OrderStatus::as_str)
+        .collect()
+}
+
+async fn read_board(state: &AppState, shop_id: &ShopId, statuses: &[&str]) -> ApiResult<ShopBoard> {
+    let orders = read_model::shop_orders(&state.db, shop_id.as_str(), statuses, 200).await?;
+    Ok(ShopBoard {
         shop_id: shop_id.to_string(),
         orders,
-    }))
+    })
+}
+
+/// The shop's board live (server-sent events): what `GET /shops/{shop_id}/orders` answers, now
+/// and whenever one of its orders changes (a new paid order arrives, one is cancelled, ...).
+#[utoipa::path(
+    get, path = "/shops/{shop_id}/orders/events", tag = "shops", operation_id = "streamShopOrders",
+    security(("bearerToken" = [])),
+    params(("shop_id" = String, Path, description = "The shop")),
+    responses(
+        (status = 200, description = "A `text/event-stream` that stays open. Each `board` event's \
+data is the whole board as `GET /shops/{shop_id}/orders` shows it (`ShopBoard`): one now, then one \
+whenever it changes. An `error` event (`{\"status\", \"code\"}`) ends it; after a dropped \
+connection, open it again.",
+            body = String, content_type = "text/event-stream"),
+        (status = 401, description = "`unauthorized`: no token, or an invalid or expired one.", body = ErrorBody),
+        (status = 403, description = "`forbidden`: not this shop's (or an operator's) token.", body = ErrorBody),
+        (status = 404, description = "`unknown_shop`", body = ErrorBody),
+        (status = 500, description = "`internal`", body = ErrorBody),
+    )
+)]
+pub async fn board_events(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(shop_id): Path<String>,
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    caller.require_reader(Role::Shop, &shop_id)?;
+    let (shop_id, _) = known_shop(&state, &shop_id).await?;
+    let feed = state.live.clone();
+    let watched = shop_id.clone();
+    let stream = live::stream(
+        &feed,
+        "board",
+        move |change| change.shop_id.as_deref() == Some(watched.as_str()),
+        move || {
+            let (state, shop_id) = (state.clone(), shop_id.clone());
+            async move { live::Snapshot::of(&read_board(&state, &shop_id, &on_board()).await?, false) }
+        },
+    );
+    Ok(stream.into_response())
 }
 
 /// The order, if it exists and belongs to this shop; another shop's order is "not found".

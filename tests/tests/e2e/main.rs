@@ -7,6 +7,7 @@ mod catalog;
 mod failures;
 mod happy_path;
 mod limits;
+mod live;
 mod money;
 mod notifications;
 mod operations;

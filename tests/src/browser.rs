@@ -169,12 +169,20 @@ impl Page {
         Ok(())
     }
 
-    /// Goes to a screen of the app (`#/customer/orders`), without reloading the page.
+    /// Goes to a screen of the app (`#/customer/orders`), without reloading the page, and waits
+    /// until the app has drawn it (the move is an event the page handles after this returns).
     pub async fn open(&self, hash: &str) -> anyhow::Result<()> {
         self.client
             .execute("location.hash = arguments[0]", vec![json!(hash)])
             .await?;
-        Ok(())
+        self.wait_until(
+            hash,
+            &format!(
+                "document.querySelector('main').dataset.route === {}",
+                json!(hash)
+            ),
+        )
+        .await
     }
 
     /// The first element matching `css`, once there is one.

@@ -56,6 +56,7 @@ function route() {
   // the first load, the first Tab reaches the skip link as on any page.
   if (shown) main.focus({ preventScroll: true });
   shown = true;
+  main.dataset.route = location.hash;
   markCurrent();
 }
 

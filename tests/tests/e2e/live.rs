@@ -177,6 +177,37 @@ async fn a_shops_board_stream_shows_a_new_paid_order_as_it_arrives() -> anyhow::
 }
 
 #[tokio::test]
+async fn a_ticket_posted_after_the_order_turned_paid_reaches_the_open_board() -> anyhow::Result<()>
+{
+    let app = TestApp::spawn().await?;
+    let id = app.paid_order("minji").await?;
+    // The saga posts the shop's ticket after the read model says PAID: replay that order of
+    // writes by hand, with the board open in between.
+    let ticket: Vec<u8> = sqlx::query_scalar(
+        "DELETE FROM shop_board.tickets WHERE order_id = $1::uuid RETURNING convert_to(row_to_json(tickets)::text, 'UTF8')",
+    )
+    .bind(&id)
+    .fetch_one(&app.db)
+    .await?;
+    let mut board = app
+        .stream(
+            "/shops/napoli-oven/orders/events",
+            &app.token(Role::Shop, "napoli-oven"),
+        )
+        .await?;
+    let without = board.until("board", DEADLINE, |_| true).await?;
+    assert_eq!(without["orders"], json!([]), "no ticket, not on the board");
+    sqlx::query(
+        "INSERT INTO shop_board.tickets SELECT * FROM json_populate_record(NULL::shop_board.tickets, convert_from($1, 'UTF8')::json)",
+    )
+    .bind(&ticket)
+    .execute(&app.db)
+    .await?;
+    board.until("board", DEADLINE, lists("orders", id)).await?;
+    Ok(())
+}
+
+#[tokio::test]
 async fn a_riders_deliveries_list_what_to_pick_up_where_and_follow_them() -> anyhow::Result<()> {
     let app = TestApp::spawn().await?;
     let (id, rider) = app.ready_order_with_rider("minji").await?;

@@ -73,6 +73,15 @@ impl Feed {
         let _ = self.heard.send(heard);
     }
 
+    /// Starts hearing changes, before the stream's first snapshot is read: a change made while it
+    /// is read is then heard, not lost.
+    pub fn subscribe(&self) -> Subscription {
+        Subscription {
+            heard: self.heard.subscribe(),
+            closing: self.closing.subscribe(),
+        }
+    }
+
     /// Ends every stream, now and from now on.
     pub fn close(&self) {
         self.closing.send_replace(true);
@@ -112,6 +121,12 @@ async fn listen_once(db: &PgPool, feed: &Feed) -> Result<(), sqlx::Error> {
     }
 }
 
+/// A stream's ear on the [`Feed`], taken before its first read.
+pub struct Subscription {
+    heard: broadcast::Receiver<Heard>,
+    closing: watch::Receiver<bool>,
+}
+
 /// What a stream sends: its event's name and data, and whether it is the last one (the order
 /// has ended).
 pub struct Snapshot {
@@ -128,13 +143,14 @@ impl Snapshot {
     }
 }
 
-/// A stream of `event` snapshots: one now, then one each time a change `concerns` it and the
-/// snapshot differs from the last sent. After the last snapshot an `end` event closes it; when
+/// A stream of `event` snapshots: `first` (or one read now), then one each time a change
+/// `concerns` it and the snapshot differs from the last sent. After the last snapshot an `end` event closes it; when
 /// reading one fails (the order is gone, the caller may no longer read it), an `error` event
 /// (`{"status", "code"}`) does. A client opens it again after any other disconnection.
 pub fn stream<C, R, F>(
-    feed: &Feed,
+    subscription: Subscription,
     event: &'static str,
+    first: Option<Snapshot>,
     concerns: C,
     read: R,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>> + use<C, R, F>>
@@ -148,6 +164,8 @@ where
         closing: watch::Receiver<bool>,
         concerns: C,
         read: R,
+        /// A snapshot already read, sent before waiting for changes.
+        pending: Option<Snapshot>,
         sent: Option<serde_json::Value>,
         phase: Phase,
     }
@@ -159,10 +177,11 @@ where
         Done,
     }
     let watch = Watch {
-        heard: feed.heard.subscribe(),
-        closing: feed.closing.subscribe(),
+        heard: subscription.heard,
+        closing: subscription.closing,
         concerns,
         read,
+        pending: first,
         sent: None,
         phase: Phase::Open,
     };
@@ -179,7 +198,7 @@ where
             if *watch.closing.borrow() {
                 return None;
             }
-            if watch.sent.is_some() {
+            if watch.sent.is_some() && watch.pending.is_none() {
                 let heard = tokio::select! {
                     heard = watch.heard.recv() => heard,
                     _ = watch.closing.wait_for(|closing| *closing) => return None,
@@ -190,7 +209,11 @@ where
                     Err(broadcast::error::RecvError::Closed) => return None,
                 }
             }
-            let snapshot = match (watch.read)().await {
+            let read = match watch.pending.take() {
+                Some(snapshot) => Ok(snapshot),
+                None => (watch.read)().await,
+            };
+            let snapshot = match read {
                 Ok(snapshot) => snapshot,
                 Err(err) => {
                     watch.phase = Phase::Done;

@@ -637,12 +637,13 @@ pub async fn events(
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     let order_id = order_id(&id)?.uuid();
-    // Refused as `GET /orders/{order_id}` refuses, before the stream starts.
-    order_snapshot(&state, &caller, order_id).await?;
-    let feed = state.live.clone();
+    let subscription = state.live.subscribe();
+    // Refused as `GET /orders/{order_id}` refuses, before the stream starts; else its first event.
+    let first = order_snapshot(&state, &caller, order_id).await?;
     let stream = live::stream(
-        &feed,
+        subscription,
         "order",
+        Some(first),
         move |change| change.order_id == order_id,
         move || {
             let (state, caller) = (state.clone(), caller.clone());

@@ -87,11 +87,12 @@ pub async fn delivery_events(
     Path(rider_id): Path<String>,
 ) -> ApiResult<Response> {
     let rider_id = rider(&caller, rider_id)?;
-    let feed = state.live.clone();
+    let subscription = state.live.subscribe();
     let watched = rider_id.clone();
     let stream = live::stream(
-        &feed,
+        subscription,
         "deliveries",
+        None,
         move |change| change.rider_id.as_deref() == Some(watched.as_str()),
         move || {
             let (state, rider_id) = (state.clone(), rider_id.clone());

@@ -192,11 +192,12 @@ pub async fn board_events(
     use axum::response::IntoResponse;
     caller.require_reader(Role::Shop, &shop_id)?;
     let (shop_id, _) = known_shop(&state, &shop_id).await?;
-    let feed = state.live.clone();
+    let subscription = state.live.subscribe();
     let watched = shop_id.clone();
     let stream = live::stream(
-        &feed,
+        subscription,
         "board",
+        None,
         move |change| change.shop_id.as_deref() == Some(watched.as_str()),
         move || {
             let (state, shop_id) = (state.clone(), shop_id.clone());

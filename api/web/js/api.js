@@ -2,7 +2,12 @@
 // tab signed in as, errors in the API's shape, and live streams (server-sent events) read with
 // fetch, because a browser's EventSource cannot send an Authorization header.
 
+import { t } from "./i18n.js";
+
 const TOKEN = "courier.token";
+
+/** The statuses an order ends in (`OrderStatus::is_final` on the server). */
+export const FINAL = new Set(["PAYMENT_DECLINED", "OUT_OF_STOCK", "PAYMENT_FAILED", "DELIVERED", "REJECTED", "CANCELLED"]);
 
 /** The signed-in caller of this tab: `{ token, role, subject }`, or null. Each tab keeps its own
  *  (sessionStorage), so a customer, a shop and a rider can work side by side in one browser. */
@@ -151,4 +156,11 @@ function parse(block) {
     else if (name === "data") data.push(value);
   }
   return data.length ? { event, data: data.join("\n") } : null;
+}
+
+/** A refusal in the reader's language, with the server's own words. */
+export function explain(err) {
+  if (!(err instanceof ApiError)) return t("error.unknown");
+  const known = t(`error.${err.code}`, {}, null);
+  return known ? `${known} (${err.message})` : err.message;
 }

@@ -2,11 +2,10 @@
 // tracking page of an order, and "my orders".
 import { h, fill, money, time, announce, notice, field, shortId } from "./dom.js";
 import { t, lang, statusName } from "./i18n.js";
-import { get, post, follow, ApiError } from "./api.js";
+import { get, post, follow, explain, FINAL } from "./api.js";
 
 /** Before the rider picks the order up, the customer may cancel it. */
 const CANCELLABLE = new Set(["PAYMENT_PENDING", "PAID", "ACCEPTED", "RIDER_ASSIGNED", "READY"]);
-export const FINAL = new Set(["PAYMENT_DECLINED", "OUT_OF_STOCK", "PAYMENT_FAILED", "DELIVERED", "REJECTED", "CANCELLED"]);
 
 export function show(main, parts, me) {
   if (parts[0] === "shops" && parts[1]) return orderForm(main, decodeURIComponent(parts[1]), me);
@@ -213,11 +212,4 @@ async function myOrders(main, me) {
   more.addEventListener("click", load);
   fill(main, h("h1", {}, t("nav.myOrders")), list, status, more);
   await load();
-}
-
-/** A refusal in the reader's language, with the server's own words. */
-export function explain(err) {
-  if (!(err instanceof ApiError)) return t("error.unknown");
-  const known = t(`error.${err.code}`, {}, null);
-  return known ? `${known} (${err.message})` : err.message;
 }

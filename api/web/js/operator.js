@@ -2,8 +2,7 @@
 // workflow in the Temporal UI), the repair actions with a required reason, and the audit trail.
 import { h, fill, time, announce, notice, field, shortId } from "./dom.js";
 import { t, statusName } from "./i18n.js";
-import { get, post } from "./api.js";
-import { explain } from "./customer.js";
+import { get, post, explain } from "./api.js";
 
 const ACTIONS = ["retry", "restart", "cancel", "terminate", "compensate"];
 

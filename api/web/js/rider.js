@@ -1,8 +1,7 @@
 // The rider's view: the deliveries assigned to me, live, with pickup and deliver.
 import { h, fill, announce, notice, shortId, time } from "./dom.js";
 import { t, statusName } from "./i18n.js";
-import { post, follow } from "./api.js";
-import { explain, FINAL } from "./customer.js";
+import { post, follow, explain, FINAL } from "./api.js";
 
 /** What the rider can do next: pick up what the shop has ready, deliver what they carry. */
 function nextAction(d) {

@@ -2,8 +2,7 @@
 // visual and sound cue when a new order arrives, and the menu's stock.
 import { h, fill, money, time, announce, notice, field, shortId } from "./dom.js";
 import { t, statusName } from "./i18n.js";
-import { get, post, follow } from "./api.js";
-import { explain } from "./customer.js";
+import { get, post, follow, explain } from "./api.js";
 
 /** What the shop can do with an order now. */
 function actionsFor(o) {
